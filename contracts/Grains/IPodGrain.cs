@@ -1,0 +1,27 @@
+using VNodeMesh.Contracts.Lifecycle;
+
+namespace VNodeMesh.Contracts.Grains;
+
+/// <summary>One pod's lifecycle, keyed by the pod's UID. Every call returns at once: provider work runs behind it.</summary>
+public interface IPodGrain : IGrainWithGuidKey
+{
+    /// <summary>Admits the pod (or refuses it with a reason) and starts its instance's creation.</summary>
+    Task<PodStage> Submit(string node, PodManifest pod);
+
+    /// <summary>The node cannot take the pod (for example it is at capacity): the pod fails with this reason.</summary>
+    Task Reject(string node, PodManifest pod, string reason, string message);
+
+    /// <summary>The pod is being deleted: release its instance, then report it gone.</summary>
+    Task RequestDeletion();
+
+    /// <summary>The node's batched status poll saw this pod's instance.</summary>
+    [OneWay]
+    Task OnInstanceStatus(Provider.ContainerGroup instance);
+
+    /// <summary>The outcome of a provider call the grain started; delivered as a message so it is applied in turn.</summary>
+    [OneWay]
+    Task OnProviderOutcome(PodEvent outcome);
+
+    [AlwaysInterleave]
+    Task<PodSnapshot> GetSnapshot();
+}

@@ -1,0 +1,17 @@
+namespace VNodeMesh.Contracts.Grains;
+
+/// <summary>One virtual node, keyed by node name: admission against capacity, pod accounting and the batched status poll.</summary>
+public interface IVirtualNodeGrain : IGrainWithStringKey
+{
+    /// <summary>Dispatches pods bound to this node to their grains; pods past capacity are refused with a reason.</summary>
+    Task<SubmitResult> SubmitPods(IReadOnlyList<PodManifest> pods);
+
+    Task DeletePods(IReadOnlyList<Guid> podUids);
+
+    /// <summary>Stage changes reported by pod grains, so the node can account for them.</summary>
+    [OneWay]
+    Task OnPodStagesChanged(IReadOnlyList<PodStageChange> changes);
+
+    [AlwaysInterleave]
+    Task<VirtualNodeSummary> GetSummary();
+}

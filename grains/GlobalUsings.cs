@@ -1,0 +1,7 @@
+global using Microsoft.Extensions.Logging;
+global using Microsoft.Extensions.Options;
+global using Orleans;
+global using Orleans.Runtime;
+global using VNodeMesh.Contracts.Grains;
+global using VNodeMesh.Contracts.Lifecycle;
+global using VNodeMesh.Contracts.Provider;

@@ -1,0 +1,275 @@
+using System.Text;
+using VNodeMesh.Grains.Lifecycle;
+
+namespace VNodeMesh.Grains;
+
+/// <summary>
+/// One pod's lifecycle (key: pod UID). Transitions come from <see cref="PodStateMachine"/>; the grain
+/// persists each one, then runs its effects. Provider calls run behind the grain call that caused
+/// them and come back as <see cref="IPodGrain.OnProviderOutcome"/> messages, so no call waits on the cloud.
+/// </summary>
+public sealed partial class PodGrain(
+    [PersistentState("pod", VNodeMeshStorage.Name)] IPersistentState<PodState> state,
+    IInstanceProvider provider,
+    IOptions<PodLifecycleOptions> options,
+    TimeProvider time,
+    ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
+{
+    private const string WatchdogReminder = "watchdog";
+    private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
+    private IGrainTimer? _timer;
+    private bool _watchdog;
+
+    private PodLifecycle Lifecycle => state.State.Lifecycle;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.RecordExists && Lifecycle.Stage != PodStage.New)
+        {
+            // Whatever was in flight when the previous activation ended may or may not have happened.
+            _watchdog = PodStateMachine.NeedsWatchdog(Lifecycle);
+            await ApplyAsync(new Reactivated());
+        }
+    }
+
+    public async Task<PodStage> Submit(string node, PodManifest pod)
+    {
+        if (Lifecycle.Stage != PodStage.New)
+        {
+            return Lifecycle.Stage;
+        }
+
+        var admission = PodAdmission.Admit(pod.ToPod());
+        Remember(node, pod, keepManifest: admission is Admitted);
+        await ApplyAsync(admission);
+        return Lifecycle.Stage;
+    }
+
+    public async Task Reject(string node, PodManifest pod, string reason, string message)
+    {
+        if (Lifecycle.Stage == PodStage.New)
+        {
+            Remember(node, pod, keepManifest: false);
+            await ApplyAsync(new Refused(reason, message));
+        }
+    }
+
+    public Task RequestDeletion() => ApplyAsync(new DeletionRequested());
+
+    public Task OnInstanceStatus(ContainerGroup instance) => ApplyAsync(new InstanceObserved(instance));
+
+    public Task OnProviderOutcome(PodEvent outcome) => ApplyAsync(outcome);
+
+    public Task<PodSnapshot> GetSnapshot()
+    {
+        var s = state.State;
+        return Task.FromResult(new PodSnapshot(
+            this.GetPrimaryKey(), s.Namespace, s.Name, s.Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(),
+            Lifecycle.InstanceId, Lifecycle.Attempts, Lifecycle.Reason, Lifecycle.Message,
+            Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. s.History]));
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != WatchdogReminder)
+        {
+            return;
+        }
+
+        _watchdog = true;
+        await ApplyAsync(new TimerElapsed());
+        if (!PodStateMachine.NeedsWatchdog(Lifecycle))
+        {
+            await SetWatchdogAsync(false); // a leftover of a crash between persisting and unregistering
+        }
+    }
+
+    private void Remember(string node, PodManifest pod, bool keepManifest)
+    {
+        state.State.Node = node;
+        state.State.Namespace = pod.Namespace;
+        state.State.Name = pod.Name;
+        state.State.Manifest = keepManifest ? pod : null;
+    }
+
+    private async Task ApplyAsync(PodEvent e)
+    {
+        var before = Lifecycle;
+        var context = new LifecycleContext(time.GetUtcNow(), Random.Shared.NextDouble(), _retry);
+        var result = PodStateMachine.Apply(before, e, context);
+        if (result.State.Equals(before) && result.Effects.Count == 0)
+        {
+            return;
+        }
+
+        var after = result.State;
+        state.State.Lifecycle = after;
+        if (after.InstanceId is not null)
+        {
+            state.State.Manifest = null;
+        }
+
+        if (after.Stage != before.Stage || result.ErrorCode is not null)
+        {
+            Record(before, after, e, result.ErrorCode, context.Now);
+        }
+
+        // Persist first: an effect is never reported done for a transition that could be lost.
+        await state.WriteStateAsync();
+
+        PodMetrics.Transitioned(before, after);
+        if (after.Stage != before.Stage && state.State.Node is { } node)
+        {
+            GrainFactory.GetGrain<IVirtualNodeGrain>(node).OnPodStagesChanged([new(this.GetPrimaryKey(), before.Stage, after.Stage)]).Ignore();
+        }
+
+        await SetWatchdogAsync(PodStateMachine.NeedsWatchdog(after));
+        foreach (var effect in result.Effects)
+        {
+            await RunAsync(effect);
+        }
+    }
+
+    private void Record(PodLifecycle before, PodLifecycle after, PodEvent e, string? errorCode, DateTimeOffset now)
+    {
+        var history = state.State.History;
+        if (history.Count >= options.Value.HistoryLimit)
+        {
+            history.RemoveAt(1); // keep the first entry: where the pod's trace starts
+        }
+
+        var detail = after.Stage is PodStage.Failed or PodStage.BackingOff || errorCode is not null ? after.Message : null;
+        history.Add(new PodTransition(now, before.Stage, after.Stage, EventName(e), after.Attempts, errorCode, detail));
+        if (errorCode is not null)
+        {
+            LogTransitionError(this.GetPrimaryKey(), before.Stage, after.Stage, errorCode, after.Attempts);
+        }
+    }
+
+    private static string EventName(PodEvent e) => e.GetType().Name;
+
+    private async Task RunAsync(PodEffect effect)
+    {
+        switch (effect)
+        {
+            case CreateInstance create when state.State.Manifest is { } pod:
+                var request = new CreateContainerGroupRequest(ClientToken(pod.Uid), ContainerGroupName(pod), pod.ToPod(), create.Spec, Tags(pod));
+                Background(async () => new CreateSucceeded(await provider.CreateContainerGroupAsync(request)), static e => new CreateFailed(e));
+                break;
+            case CreateInstance:
+                await ApplyAsync(new CreateFailed(new ProviderError(ProviderErrorKind.InvalidSpec, "ManifestMissing", "the pod's manifest was not kept, so its instance cannot be created")));
+                break;
+            case LookupInstance:
+                var byUid = new DescribeContainerGroupsQuery(Tags: new Dictionary<string, string> { [ContainerGroupTags.PodUid] = this.GetPrimaryKey().ToString() });
+                Background(async () =>
+                {
+                    var page = await provider.DescribeContainerGroupsAsync(byUid);
+                    var found = page.Items.FirstOrDefault(i => !i.Status.IsTerminal()) ?? page.Items.FirstOrDefault();
+                    return found is null ? new InstanceMissing() : new InstanceFound(found);
+                }, static e => new LookupFailed(e));
+                break;
+            case DeleteInstance delete:
+                Background(async () =>
+                {
+                    await provider.DeleteContainerGroupAsync(delete.InstanceId);
+                    return new DeleteSucceeded();
+                }, static e => new DeleteFailed(e));
+                break;
+            case ScheduleTimer timer:
+                var due = timer.At - time.GetUtcNow();
+                _timer?.Dispose();
+                _timer = this.RegisterGrainTimer(static (grain, _) => grain.ApplyAsync(new TimerElapsed()), this,
+                    new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan));
+                break;
+            case ReportGone:
+                _timer?.Dispose();
+                await state.ClearStateAsync();
+                DeactivateOnIdle();
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Runs a provider call on the thread pool, outside the grain's turn; its outcome comes back
+    /// as a message, so it is applied in order with everything else.
+    /// </summary>
+    private void Background(Func<Task<PodEvent>> call, Func<ProviderError, PodEvent> failed)
+    {
+        var self = this.AsReference<IPodGrain>();
+        var podUid = this.GetPrimaryKey();
+        Task.Run(async () =>
+        {
+            PodEvent outcome;
+            try
+            {
+                outcome = await call();
+            }
+            catch (ProviderException ex)
+            {
+                outcome = failed(ex.Error);
+            }
+            catch (Exception ex)
+            {
+                LogProviderCallFailed(ex, podUid);
+                outcome = failed(new ProviderError(ProviderErrorKind.Transient, "InternalError", ex.Message));
+            }
+
+            await self.OnProviderOutcome(outcome);
+        }).Ignore();
+    }
+
+    private async Task SetWatchdogAsync(bool wanted)
+    {
+        if (wanted == _watchdog)
+        {
+            return;
+        }
+
+        _watchdog = wanted;
+        if (wanted)
+        {
+            var period = options.Value.WatchdogPeriod;
+            await this.RegisterOrUpdateReminder(WatchdogReminder, period, period);
+        }
+        else if (await this.GetReminder(WatchdogReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    /// <summary>The idempotency token of every create for this pod: one pod, one instance.</summary>
+    public static string ClientToken(Guid podUid) => podUid.ToString("D");
+
+    /// <summary>ECI names: 2–128 characters of lowercase letters, digits and '-', not starting or ending with '-'.</summary>
+    public static string ContainerGroupName(PodManifest pod)
+    {
+        var builder = new StringBuilder(pod.Namespace.Length + pod.Name.Length + 1);
+        foreach (var c in $"{pod.Namespace}-{pod.Name}")
+        {
+            builder.Append(char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-');
+        }
+
+        var name = builder.ToString().Trim('-');
+        return name.Length switch
+        {
+            < 2 => $"pod-{pod.Uid:N}"[..36],
+            > 128 => name[..128].TrimEnd('-'),
+            _ => name,
+        };
+    }
+
+    private Dictionary<string, string> Tags(PodManifest pod) => new()
+    {
+        [ContainerGroupTags.Cluster] = options.Value.Cluster,
+        [ContainerGroupTags.Node] = state.State.Node!,
+        [ContainerGroupTags.Namespace] = pod.Namespace,
+        [ContainerGroupTags.PodName] = pod.Name,
+        [ContainerGroupTags.PodUid] = pod.Uid.ToString(),
+    };
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Pod {PodUid}: {From} -> {To} after error {ErrorCode} (attempt {Attempt})")]
+    private partial void LogTransitionError(Guid podUid, PodStage from, PodStage to, string errorCode, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: provider call failed unexpectedly")]
+    private partial void LogProviderCallFailed(Exception exception, Guid podUid);
+}

@@ -1,0 +1,16 @@
+using VNodeMesh.Grains.Lifecycle;
+
+namespace VNodeMesh.Grains;
+
+/// <summary>What a pod grain persists: its lifecycle, the manifest while an instance may still be created, and its trace.</summary>
+[GenerateSerializer, Alias("VNodeMesh.PodState")]
+public sealed class PodState
+{
+    [Id(0)] public PodLifecycle Lifecycle { get; set; } = PodLifecycle.Initial;
+    [Id(1)] public string? Node { get; set; }
+    [Id(2)] public string? Namespace { get; set; }
+    [Id(3)] public string? Name { get; set; }
+    /// <summary>Dropped once the instance exists: nothing is ever created from it again.</summary>
+    [Id(4)] public PodManifest? Manifest { get; set; }
+    [Id(5)] public List<PodTransition> History { get; set; } = [];
+}

@@ -1,0 +1,194 @@
+using Orleans.Concurrency;
+
+namespace VNodeMesh.Grains;
+
+/// <summary>
+/// One virtual node (key: node name): admits pods against its capacity, accounts for them by stage,
+/// and polls the provider for status changes in batches, fanning them out to the pod grains.
+/// Reentrant so that a poll or a large submission never holds up the pods' stage reports.
+/// </summary>
+[Reentrant]
+public sealed partial class VirtualNodeGrain(
+    IInstanceProvider provider,
+    IOptions<VirtualNodeOptions> options,
+    IOptions<PodLifecycleOptions> podOptions,
+    TimeProvider time,
+    ILogger<VirtualNodeGrain> logger) : Grain, IVirtualNodeGrain
+{
+    public const string ReasonOutOfPods = "OutOfpods";
+
+    // Every pod this node knows, by UID. New marks a pod whose admission is still in flight.
+    private readonly Dictionary<Guid, PodStage> _pods = [];
+    private readonly int[] _byStage = new int[Enum.GetValues<PodStage>().Length];
+    private int _refusedForCapacity;
+    private long _polls;
+    private long _fannedOut;
+    private DateTimeOffset? _lastPollStartedAt;
+    private bool _polling;
+    private Dictionary<string, string>? _nodeTags;
+
+    private string NodeName => this.GetPrimaryKeyString();
+
+    /// <summary>Pods that hold a slot: everything not terminal, including admissions in flight.</summary>
+    private int ActivePods => _pods.Count - _byStage[(int)PodStage.Succeeded] - _byStage[(int)PodStage.Failed];
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _nodeTags = new() { [ContainerGroupTags.Node] = NodeName, [ContainerGroupTags.Cluster] = podOptions.Value.Cluster };
+        var interval = options.Value.PollInterval;
+        this.RegisterGrainTimer(static (node, ct) => node.PollAsync(ct), this,
+            new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    public async Task<SubmitResult> SubmitPods(IReadOnlyList<PodManifest> pods)
+    {
+        int accepted = 0, refused = 0, known = 0;
+        var admissions = new List<(Guid Uid, Task<PodStage> Stage)>(pods.Count);
+        var refusals = new List<Task>();
+        foreach (var pod in pods)
+        {
+            var grain = GrainFactory.GetGrain<IPodGrain>(pod.Uid);
+            if (_pods.ContainsKey(pod.Uid))
+            {
+                known++; // submitting again re-drives a pod whose grain may have been lost; the grain ignores it otherwise
+                admissions.Add((pod.Uid, grain.Submit(NodeName, pod)));
+            }
+            else if (ActivePods >= options.Value.Capacity)
+            {
+                refused++;
+                _refusedForCapacity++;
+                Track(pod.Uid, PodStage.Failed);
+                refusals.Add(grain.Reject(NodeName, pod, ReasonOutOfPods,
+                    $"virtual node {NodeName} is at its capacity of {options.Value.Capacity} pods"));
+            }
+            else
+            {
+                accepted++;
+                Track(pod.Uid, PodStage.New); // holds its slot before anything is awaited
+                admissions.Add((pod.Uid, grain.Submit(NodeName, pod)));
+            }
+        }
+
+        await Task.WhenAll(refusals);
+        foreach (var (uid, stage) in admissions)
+        {
+            var reached = await stage;
+            // A stage report that arrived during the call is newer than the call's answer.
+            if (_pods.TryGetValue(uid, out var current) && current == PodStage.New)
+            {
+                Track(uid, reached);
+            }
+        }
+
+        return new SubmitResult(accepted, refused, known);
+    }
+
+    public Task DeletePods(IReadOnlyList<Guid> podUids) =>
+        Task.WhenAll(podUids.Select(uid => GrainFactory.GetGrain<IPodGrain>(uid).RequestDeletion()));
+
+    public Task OnPodStagesChanged(IReadOnlyList<PodStageChange> changes)
+    {
+        foreach (var change in changes)
+        {
+            Track(change.Uid, change.To);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<VirtualNodeSummary> GetSummary()
+    {
+        var byStage = new Dictionary<PodStage, int>();
+        for (var i = 0; i < _byStage.Length; i++)
+        {
+            if (_byStage[i] > 0)
+            {
+                byStage[(PodStage)i] = _byStage[i];
+            }
+        }
+
+        return Task.FromResult(new VirtualNodeSummary(NodeName, options.Value.Capacity, _pods.Count, byStage,
+            _refusedForCapacity, _polls, _fannedOut, _lastPollStartedAt));
+    }
+
+    private void Track(Guid uid, PodStage stage)
+    {
+        if (_pods.TryGetValue(uid, out var previous))
+        {
+            _byStage[(int)previous]--;
+        }
+
+        if (stage == PodStage.Deleted)
+        {
+            _pods.Remove(uid);
+            return;
+        }
+
+        _pods[uid] = stage;
+        _byStage[(int)stage]++;
+    }
+
+    /// <summary>
+    /// One "changed since" poll, paged. Each poll looks back to the start of the previous one plus an
+    /// overlap, so nothing falls between two polls; a failed poll simply widens the next one.
+    /// </summary>
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        if (_polling)
+        {
+            return;
+        }
+
+        _polling = true;
+        try
+        {
+            var started = time.GetUtcNow();
+            var window = _lastPollStartedAt is { } last ? started - last + options.Value.PollOverlap : options.Value.CatchUpWindow;
+            var sinceSeconds = (int)Math.Ceiling(Math.Max(1, window.TotalSeconds));
+            string? nextToken = null;
+            do
+            {
+                var page = await provider.DescribeChangedContainerGroupStatusAsync(
+                    new ChangedSinceQuery(sinceSeconds, ChangedSinceQuery.MaxLimit, nextToken, _nodeTags), cancellationToken);
+                FanOut(page.Items);
+                nextToken = page.NextToken;
+            }
+            while (nextToken is not null && !cancellationToken.IsCancellationRequested);
+
+            _lastPollStartedAt = started;
+            _polls++;
+        }
+        catch (ProviderException ex)
+        {
+            LogPollFailed(NodeName, ex.Error.Code, ex.Error.Message);
+        }
+        finally
+        {
+            _polling = false;
+        }
+    }
+
+    private void FanOut(IReadOnlyList<ContainerGroup> instances)
+    {
+        foreach (var instance in instances)
+        {
+            if (!Guid.TryParse(instance.PodUid, out var uid))
+            {
+                continue;
+            }
+
+            // The poll overlaps the previous one: a status the pod has already reached is not sent again.
+            if (_pods.TryGetValue(uid, out var known) && known == PodStageExtensions.FromInstanceStatus(instance.Status))
+            {
+                continue;
+            }
+
+            GrainFactory.GetGrain<IPodGrain>(uid).OnInstanceStatus(instance).Ignore();
+            _fannedOut++;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: status poll failed ({Code}: {Message}); the next poll looks further back")]
+    private partial void LogPollFailed(string node, string code, string message);
+}

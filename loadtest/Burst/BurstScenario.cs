@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using Spectre.Console;
+using VNodeMesh.Silo.Providers;
+using VNodeMesh.Silo.Providers.Simulator;
+
+namespace VNodeMesh.LoadTest.Burst;
+
+/// <summary>
+/// The burst scenario: start the silos, submit every pod straight to the virtual node grain
+/// (step "submit"), wait until each pod runs or ends (step "await-running"), and report.
+/// </summary>
+public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+
+    public async Task<BurstReport> RunAsync(CancellationToken cancellationToken = default)
+    {
+        var cloud = new SimulatedCloud(settings.SimulatorOptions());
+        using var provider = new PacedInstanceProvider(cloud, settings.Quota);
+        using var metrics = new LifecycleMetrics();
+        var steps = new List<StepReport>();
+
+        var started = Stopwatch.StartNew();
+        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, provider, new Dictionary<string, string?>
+        {
+            ["VNodeMesh:Nodes:Names:0"] = settings.Node,
+            ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
+            ["VNodeMesh:VirtualNodes:PollInterval"] = settings.ZeroLatency ? "00:00:00.250" : "00:00:01",
+        });
+        var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
+        await node.GetSummary();
+        steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
+
+        var baselineBytes = ManagedBytes();
+        var peakWorkingSet = 0L;
+        var runId = Guid.NewGuid().ToString("N")[..8];
+        var clock = Stopwatch.StartNew();
+        var kills = 0;
+
+        var submit = SubmitAsync(node, runId, cancellationToken);
+        VirtualNodeSummary summary;
+        var lastPrint = TimeSpan.Zero;
+        var submittedAt = TimeSpan.Zero;
+        while (true)
+        {
+            await Task.Delay(ProgressInterval, cancellationToken);
+            summary = await node.GetSummary();
+            peakWorkingSet = Math.Max(peakWorkingSet, Process.GetCurrentProcess().WorkingSet64);
+            if (submit.IsCompleted && submittedAt == TimeSpan.Zero)
+            {
+                await submit;
+                submittedAt = clock.Elapsed;
+            }
+
+            var settled = Settled(summary);
+            if (settings.KillSiloAt is { } killAt && kills == 0 && settings.Silos > 1 && settled >= killAt * settings.Pods)
+            {
+                await cluster.KillAsync(1);
+                kills++;
+                console.MarkupLine($"[yellow]killed silo 1 at {clock.Elapsed.TotalSeconds:0.0}s ({settled} pods settled)[/]");
+            }
+
+            if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(1))
+            {
+                lastPrint = clock.Elapsed;
+                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] {Describe(summary)}");
+            }
+
+            if ((submit.IsCompleted && settled >= settings.Pods) || clock.Elapsed >= settings.EffectiveTimeout)
+            {
+                break;
+            }
+        }
+
+        var wall = clock.Elapsed;
+        steps.Add(new("submit", submittedAt.TotalSeconds));
+        steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
+        var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
+        return Report(summary, cloud.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
+    }
+
+    private async Task SubmitAsync(IVirtualNodeGrain node, string runId, CancellationToken cancellationToken)
+    {
+        // A few batches in flight keep every silo busy without queueing the whole burst at once.
+        using var inFlight = new SemaphoreSlim(4);
+        var batches = new List<Task>();
+        for (var start = 0; start < settings.Pods; start += settings.BatchSize)
+        {
+            await inFlight.WaitAsync(cancellationToken);
+            var first = start;
+            var count = Math.Min(settings.BatchSize, settings.Pods - start);
+            batches.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    var pods = Enumerable.Range(first, count).Select(i => BurstPods.Create(i, runId)).ToList();
+                    await node.SubmitPods(pods);
+                }
+                finally
+                {
+                    inFlight.Release();
+                }
+            }, cancellationToken));
+        }
+
+        await Task.WhenAll(batches);
+    }
+
+    private static int Count(VirtualNodeSummary summary, PodStage stage) => summary.PodsByStage.GetValueOrDefault(stage);
+
+    private static int Settled(VirtualNodeSummary summary) =>
+        Count(summary, PodStage.Running) + Count(summary, PodStage.Succeeded) + Count(summary, PodStage.Failed);
+
+    private static string Describe(VirtualNodeSummary summary) =>
+        string.Join("  ", summary.PodsByStage.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"));
+
+    private BurstReport Report(VirtualNodeSummary summary, SimulatorStatistics cloud, LifecycleMetrics metrics,
+        TimeSpan wall, long peakWorkingSet, double managedPerPod, int kills, List<StepReport> steps)
+    {
+        var running = Count(summary, PodStage.Running);
+        var succeeded = Count(summary, PodStage.Succeeded);
+        var failed = Count(summary, PodStage.Failed);
+        var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
+        var allowed = settings.Quota.Burst + settings.Quota.PerSecond * window;
+        double? efficiency = settings.Quota.Unlimited ? null : cloud.InstancesCreated / allowed;
+        return new BurstReport
+        {
+            Pods = settings.Pods,
+            Silos = settings.Silos,
+            Quota = settings.QuotaText,
+            Latency = settings.ZeroLatency ? "zero" : "realistic",
+            Faults = settings.TransientFaultRate,
+            Seed = settings.Seed,
+            Running = running,
+            Succeeded = succeeded,
+            Failed = failed,
+            Lost = settings.Pods - running - succeeded - failed,
+            DuplicateInstances = cloud.DuplicateInstances,
+            WallSeconds = Math.Round(wall.TotalSeconds, 3),
+            PodsPerSecond = Math.Round((running + succeeded + failed) / wall.TotalSeconds, 1),
+            StartupLatencyMs = metrics.StartupLatency(),
+            ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
+                cloud.CreateThrottled + cloud.DeleteThrottled),
+            Retries = metrics.Retries,
+            PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
+            ManagedBytesPerPod = Math.Round(managedPerPod),
+            CreateWindowSeconds = Math.Round(window, 3),
+            QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
+            SiloKills = kills,
+            PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),
+            Steps = steps,
+        };
+    }
+
+    private static long ManagedBytes()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}

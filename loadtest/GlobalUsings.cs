@@ -1,0 +1,2 @@
+global using VNodeMesh.Contracts.Grains;
+global using VNodeMesh.Contracts.Lifecycle;

@@ -1,0 +1,69 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
+using VNodeMesh.Grains;
+using VNodeMesh.Silo.Local;
+using VNodeMesh.Silo.Providers;
+using VNodeMesh.Silo.Providers.Simulator;
+
+namespace VNodeMesh.Silo.Hosting;
+
+public static class SiloBuilderExtensions
+{
+    /// <summary>
+    /// VNodeMesh's grains, options (validated at start-up) and provider. Services registered before
+    /// this call win, so several in-process silos can share one cloud and one budget.
+    /// </summary>
+    public static ISiloBuilder AddVNodeMesh(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var services = silo.Services;
+        services.AddValidatedOptions<PodLifecycleOptions>(configuration, PodLifecycleOptions.Section);
+        services.AddValidatedOptions<VirtualNodeOptions>(configuration, VirtualNodeOptions.Section);
+        services.AddValidatedOptions<ProviderQuotaOptions>(configuration, ProviderQuotaOptions.Section);
+        services.AddValidatedOptions<SimulatorOptions>(configuration, "VNodeMesh:" + SimulatorOptions.SectionName);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SimulatorOptions>, SimulatorOptionsValidator>());
+        services.AddValidatedOptions<NodesOptions>(configuration, NodesOptions.Section);
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SimulatedCloud>();
+        services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
+            sp.GetRequiredService<SimulatedCloud>(), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
+        services.AddHostedService<VirtualNodeKeeper>();
+        return silo;
+    }
+
+    /// <summary>
+    /// The local profile: localhost clustering, grain state and reminders in a <see cref="LocalStore"/>
+    /// (shared by every silo of the process).
+    /// </summary>
+    public static ISiloBuilder UseLocalProfile(this ISiloBuilder silo, IConfiguration configuration, int siloIndex = 0)
+    {
+        var local = configuration.GetSection(LocalProfileOptions.Section).Get<LocalProfileOptions>() ?? new LocalProfileOptions();
+        Validate(local);
+        silo.UseLocalhostClustering(
+            siloPort: local.SiloPort + siloIndex,
+            gatewayPort: local.GatewayPort + siloIndex,
+            primarySiloEndpoint: new IPEndPoint(IPAddress.Loopback, local.PrimarySiloPort));
+        return silo.UseLocalStore();
+    }
+
+    /// <summary>Grain state and reminders in the process's <see cref="LocalStore"/>.</summary>
+    public static ISiloBuilder UseLocalStore(this ISiloBuilder silo)
+    {
+        silo.AddReminders();
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        var services = silo.Services;
+        services.TryAddSingleton<LocalStore>();
+        services.AddSingleton<IReminderTable, LocalReminderTable>();
+        services.AddGrainStorage(VNodeMeshStorage.Name, static (sp, _) => ActivatorUtilities.CreateInstance<LocalGrainStorage>(sp));
+        return silo;
+    }
+
+    private static void AddValidatedOptions<T>(this IServiceCollection services, IConfiguration configuration, string section) where T : class =>
+        services.AddOptions<T>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+
+    private static void Validate<T>(T options) where T : notnull =>
+        System.ComponentModel.DataAnnotations.Validator.ValidateObject(options, new(options), validateAllProperties: true);
+}
