@@ -12,6 +12,7 @@ public sealed partial class PodGrain(
     [PersistentState("pod", VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
+    PodStageReporter stageReporter,
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
@@ -19,6 +20,9 @@ public sealed partial class PodGrain(
     private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
     private IGrainTimer? _timer;
     private bool _watchdog;
+    private IGrainReminder? _watchdogReminder;
+    // The manifest as a pod, kept from admission until its instance is created so it is parsed once.
+    private k8s.Models.V1Pod? _pod;
 
     private PodLifecycle Lifecycle => state.State.Lifecycle;
 
@@ -39,7 +43,8 @@ public sealed partial class PodGrain(
             return Lifecycle.Stage;
         }
 
-        var admission = PodAdmission.Admit(pod.ToPod());
+        _pod = pod.ToPod();
+        var admission = PodAdmission.Admit(_pod);
         Remember(node, pod, keepManifest: admission is Admitted);
         await ApplyAsync(admission);
         return Lifecycle.Stage;
@@ -107,6 +112,7 @@ public sealed partial class PodGrain(
         if (after.InstanceId is not null)
         {
             state.State.Manifest = null;
+            _pod = null;
         }
 
         if (after.Stage != before.Stage || result.ErrorCode is not null)
@@ -120,13 +126,20 @@ public sealed partial class PodGrain(
         PodMetrics.Transitioned(before, after);
         if (after.Stage != before.Stage && state.State.Node is { } node)
         {
-            GrainFactory.GetGrain<IVirtualNodeGrain>(node).OnPodStagesChanged([new(this.GetPrimaryKey(), before.Stage, after.Stage)]).Ignore();
+            stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));
         }
 
         await SetWatchdogAsync(PodStateMachine.NeedsWatchdog(after));
         foreach (var effect in result.Effects)
         {
             await RunAsync(effect);
+        }
+
+        // A pod with nothing left to do needs no activation: its state is stored, and the next
+        // status change or deletion activates it again. This keeps 50,000 running pods cheap.
+        if (!_watchdog && after.Stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed)
+        {
+            DeactivateOnIdle();
         }
     }
 
@@ -153,7 +166,7 @@ public sealed partial class PodGrain(
         switch (effect)
         {
             case CreateInstance create when state.State.Manifest is { } pod:
-                var request = new CreateContainerGroupRequest(ClientToken(pod.Uid), ContainerGroupName(pod), pod.ToPod(), create.Spec, Tags(pod));
+                var request = new CreateContainerGroupRequest(ClientToken(pod.Uid), ContainerGroupName(pod), _pod ??= pod.ToPod(), create.Spec, Tags(pod));
                 Background(async () => new CreateSucceeded(await provider.CreateContainerGroupAsync(request)), static e => new CreateFailed(e));
                 break;
             case CreateInstance:
@@ -229,11 +242,12 @@ public sealed partial class PodGrain(
         if (wanted)
         {
             var period = options.Value.WatchdogPeriod;
-            await this.RegisterOrUpdateReminder(WatchdogReminder, period, period);
+            _watchdogReminder = await this.RegisterOrUpdateReminder(WatchdogReminder, period, period);
         }
-        else if (await this.GetReminder(WatchdogReminder) is { } reminder)
+        else if ((_watchdogReminder ?? await this.GetReminder(WatchdogReminder)) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
+            _watchdogReminder = null;
         }
     }
 

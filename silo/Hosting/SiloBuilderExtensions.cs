@@ -27,6 +27,7 @@ public static class SiloBuilderExtensions
         services.AddValidatedOptions<NodesOptions>(configuration, NodesOptions.Section);
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<PodStageReporter>();
         services.TryAddSingleton<SimulatedCloud>();
         services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
             sp.GetRequiredService<SimulatedCloud>(), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
