@@ -17,6 +17,7 @@ public sealed partial class PodGrain(
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
     private const string WatchdogReminder = "watchdog";
+    private const int OutcomeDeliveryAttempts = 10;
     private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
     private IGrainTimer? _timer;
     private bool _watchdog;
@@ -61,7 +62,15 @@ public sealed partial class PodGrain(
 
     public Task RequestDeletion() => ApplyAsync(new DeletionRequested());
 
-    public Task OnInstanceStatus(ContainerGroup instance) => ApplyAsync(new InstanceObserved(instance));
+    public async Task OnInstanceStatus(ContainerGroup instance)
+    {
+        // The node forwards a status only when it believes the pod is elsewhere: if nothing changes,
+        // the node's view is stale (a report lost with a silo), so it is told where the pod is.
+        if (!await ApplyAsync(new InstanceObserved(instance)) && state.State.Node is { } node)
+        {
+            stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
+        }
+    }
 
     public Task OnProviderOutcome(PodEvent outcome) => ApplyAsync(outcome);
 
@@ -97,17 +106,21 @@ public sealed partial class PodGrain(
         state.State.Manifest = keepManifest ? pod : null;
     }
 
-    private async Task ApplyAsync(PodEvent e)
+    /// <returns>Whether the event changed anything.</returns>
+    private async Task<bool> ApplyAsync(PodEvent e)
     {
         var before = Lifecycle;
         var context = new LifecycleContext(time.GetUtcNow(), Random.Shared.NextDouble(), _retry);
         var result = PodStateMachine.Apply(before, e, context);
         if (result.State.Equals(before) && result.Effects.Count == 0)
         {
-            return;
+            return false;
         }
 
         var after = result.State;
+        using var activity = VNodeMeshTelemetry.ActivitySource.StartActivity("pod " + EventName(e));
+        activity?.SetTag("vnodemesh.pod.uid", this.GetPrimaryKey()).SetTag("vnodemesh.pod.from", before.Stage.ToString())
+            .SetTag("vnodemesh.pod.to", after.Stage.ToString()).SetTag("vnodemesh.error.code", result.ErrorCode);
         state.State.Lifecycle = after;
         if (after.InstanceId is not null)
         {
@@ -115,7 +128,7 @@ public sealed partial class PodGrain(
             _pod = null;
         }
 
-        if (after.Stage != before.Stage || result.ErrorCode is not null)
+        if (after.Stage != before.Stage || after.Releasing != before.Releasing || result.ErrorCode is not null)
         {
             Record(before, after, e, result.ErrorCode, context.Now);
         }
@@ -141,6 +154,8 @@ public sealed partial class PodGrain(
         {
             DeactivateOnIdle();
         }
+
+        return true;
     }
 
     private void Record(PodLifecycle before, PodLifecycle after, PodEvent e, string? errorCode, DateTimeOffset now)
@@ -185,8 +200,8 @@ public sealed partial class PodGrain(
                 Background(async () =>
                 {
                     await provider.DeleteContainerGroupAsync(delete.InstanceId);
-                    return new DeleteSucceeded();
-                }, static e => new DeleteFailed(e));
+                    return new DeleteSucceeded(delete.InstanceId);
+                }, e => new DeleteFailed(delete.InstanceId, e));
                 break;
             case ScheduleTimer timer:
                 var due = timer.At - time.GetUtcNow();
@@ -227,7 +242,19 @@ public sealed partial class PodGrain(
                 outcome = failed(new ProviderError(ProviderErrorKind.Transient, "InternalError", ex.Message));
             }
 
-            await self.OnProviderOutcome(outcome);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await self.OnProviderOutcome(outcome);
+                    return;
+                }
+                catch (Exception ex) when (attempt < OutcomeDeliveryAttempts)
+                {
+                    LogOutcomeRedelivered(ex, podUid, attempt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+                }
+            }
         }).Ignore();
     }
 
@@ -283,6 +310,9 @@ public sealed partial class PodGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pod {PodUid}: {From} -> {To} after error {ErrorCode} (attempt {Attempt})")]
     private partial void LogTransitionError(Guid podUid, PodStage from, PodStage to, string errorCode, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: the outcome of a provider call could not be delivered (attempt {Attempt}); sending it again")]
+    private partial void LogOutcomeRedelivered(Exception exception, Guid podUid, int attempt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: provider call failed unexpectedly")]
     private partial void LogProviderCallFailed(Exception exception, Guid podUid);

@@ -179,9 +179,15 @@ public sealed partial class VirtualNodeGrain(
             }
 
             // The poll overlaps the previous one: a status the pod has already reached is not sent again.
-            if (_pods.TryGetValue(uid, out var known) && known == PodStageExtensions.FromInstanceStatus(instance.Status))
+            var observed = PodStageExtensions.FromInstanceStatus(instance.Status);
+            if (_pods.TryGetValue(uid, out var known) && known == observed)
             {
                 continue;
+            }
+
+            if (!_pods.ContainsKey(uid))
+            {
+                Track(uid, observed); // a node activated again relearns its pods from the provider
             }
 
             GrainFactory.GetGrain<IPodGrain>(uid).OnInstanceStatus(instance).Ignore();

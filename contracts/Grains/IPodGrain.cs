@@ -18,8 +18,10 @@ public interface IPodGrain : IGrainWithGuidKey
     [OneWay]
     Task OnInstanceStatus(Provider.ContainerGroup instance);
 
-    /// <summary>The outcome of a provider call the grain started; delivered as a message so it is applied in turn.</summary>
-    [OneWay]
+    /// <summary>
+    /// The outcome of a provider call the grain started, delivered as a message so it is applied in
+    /// turn; acknowledged, so that an outcome that could not be delivered is sent again.
+    /// </summary>
     Task OnProviderOutcome(PodEvent outcome);
 
     [AlwaysInterleave]

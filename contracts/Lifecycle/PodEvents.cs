@@ -41,10 +41,10 @@ public sealed record DeletionRequested : PodEvent;
 
 /// <summary>The instance was deleted, or was already gone.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.DeleteSucceeded")]
-public sealed record DeleteSucceeded : PodEvent;
+public sealed record DeleteSucceeded([property: Id(0)] string InstanceId) : PodEvent;
 
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.DeleteFailed")]
-public sealed record DeleteFailed([property: Id(0)] ProviderError Error) : PodEvent;
+public sealed record DeleteFailed([property: Id(0)] string InstanceId, [property: Id(1)] ProviderError Error) : PodEvent;
 
 /// <summary>A timer or the watchdog fired: retries that are due run, deadlines that passed apply.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.TimerElapsed")]

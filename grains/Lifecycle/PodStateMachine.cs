@@ -49,9 +49,9 @@ public static class PodStateMachine
 
     private static PodTransitionResult OnCreating(PodLifecycle s, PodEvent e, in LifecycleContext ctx) => e switch
     {
-        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling),
+        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling, ctx),
         CreateFailed f => OnCreateFailed(s, f.Error, ctx),
-        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, o.Instance),
+        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, ctx, o.Instance),
         DeletionRequested => s with { Stage = PodStage.Deleting }, // the create's outcome decides what to delete
         Reactivated => Lookup(s),
         _ => s,
@@ -59,22 +59,22 @@ public static class PodStateMachine
 
     private static PodTransitionResult OnBackingOff(PodLifecycle s, PodEvent e, in LifecycleContext ctx) => e switch
     {
-        TimerElapsed when ctx.Now < s.RetryAt => new(s, [new ScheduleTimer(s.RetryAt.Value)]),
         TimerElapsed when ctx.Now >= s.PendingDeadline => PendingExpired(s),
+        TimerElapsed when ctx.Now < s.RetryAt => new(s, [new ScheduleTimer(s.RetryAt.Value)]),
         TimerElapsed => StartCreate(s),
-        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling),
-        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, o.Instance),
+        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling, ctx),
+        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, ctx, o.Instance),
         // A create that timed out may still have made an instance: look before forgetting the pod.
-        DeletionRequested => Lookup(s with { Stage = PodStage.Deleting }),
+        DeletionRequested => Lookup(s with { Stage = PodStage.Deleting, RetryAt = null, Failures = 0 }),
         Reactivated => Lookup(s),
         _ => s,
     };
 
     private static PodTransitionResult OnRecovering(PodLifecycle s, PodEvent e, in LifecycleContext ctx) => e switch
     {
-        InstanceFound f => Adopt(s, f.Instance.ContainerGroupId, f.Instance.Status, f.Instance),
-        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, o.Instance),
-        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling),
+        InstanceFound f => Adopt(s, f.Instance.ContainerGroupId, f.Instance.Status, ctx, f.Instance),
+        InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, ctx, o.Instance),
+        CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling, ctx),
         InstanceMissing when ctx.Now >= s.PendingDeadline => PendingExpired(s),
         InstanceMissing when ctx.Now < s.RetryAt => new(s with { Stage = PodStage.BackingOff }, [new ScheduleTimer(s.RetryAt.Value)]),
         InstanceMissing => StartCreate(s),
@@ -89,8 +89,7 @@ public static class PodStateMachine
     private static PodTransitionResult OnInstance(PodLifecycle s, PodEvent e, in LifecycleContext ctx) => e switch
     {
         InstanceObserved o when o.Instance.ContainerGroupId == s.InstanceId => Observe(s, o.Instance, ctx),
-        // Never two instances for one pod: an instance that is not this pod's own is released.
-        InstanceObserved o when !o.Instance.Status.IsTerminal() => new(s, [new DeleteInstance(o.Instance.ContainerGroupId)], "DuplicateInstance"),
+        InstanceObserved o => ReleaseForeign(s, o.Instance),
         TimerElapsed when s.RunningAt is null && s.Stage is PodStage.Scheduling or PodStage.Pending
             && ctx.Now >= s.PendingDeadline => PendingExpired(s),
         DeletionRequested => new(s with { Stage = PodStage.Deleting, Failures = 0, RetryAt = null }, [new DeleteInstance(s.InstanceId!)]),
@@ -100,14 +99,17 @@ public static class PodStateMachine
     private static PodTransitionResult OnTerminal(PodLifecycle s, PodEvent e, in LifecycleContext ctx) => e switch
     {
         DeletionRequested when s.InstanceId is { } id => new(s with { Stage = PodStage.Deleting, Releasing = false, Failures = 0, RetryAt = null }, [new DeleteInstance(id)]),
+        // A create was tried: it may have made an instance even if it failed, so look before forgetting the pod.
+        DeletionRequested when s.Attempts > 0 => Lookup(s with { Stage = PodStage.Deleting, RetryAt = null, Failures = 0 }),
         DeletionRequested => Gone(s),
         // A failed pod does not keep an instance it did not want (a create that completed late).
-        CreateSucceeded c when s.Stage == PodStage.Failed && s.InstanceId is null =>
-            new(s with { InstanceId = c.Result.ContainerGroupId, Releasing = true }, [new DeleteInstance(c.Result.ContainerGroupId)]),
-        DeleteSucceeded when s.Releasing => s with { Releasing = false, InstanceId = null, RetryAt = null, Failures = 0 },
-        DeleteFailed { Error.Kind: ProviderErrorKind.NotFound } when s.Releasing => s with { Releasing = false, InstanceId = null, RetryAt = null, Failures = 0 },
-        DeleteFailed f when s.Releasing => RetryLater(s, f.Error, ctx, keepReason: true),
-        TimerElapsed when s.Releasing && ctx.Now >= s.RetryAt => new(s, [new DeleteInstance(s.InstanceId!)]),
+        CreateSucceeded c when s.Stage == PodStage.Failed && s.InstanceId is null => Release(s, c.Result.ContainerGroupId),
+        InstanceObserved o when s.Stage == PodStage.Failed && s.InstanceId is null && !o.Instance.Status.IsTerminal() => Release(s, o.Instance.ContainerGroupId),
+        InstanceObserved o when o.Instance.ContainerGroupId != s.InstanceId => ReleaseForeign(s, o.Instance),
+        DeleteSucceeded d when s.Releasing && d.InstanceId == s.InstanceId => s with { Releasing = false, InstanceId = null, RetryAt = null, Failures = 0 },
+        DeleteFailed { Error.Kind: ProviderErrorKind.NotFound } d when s.Releasing && d.InstanceId == s.InstanceId => s with { Releasing = false, InstanceId = null, RetryAt = null, Failures = 0 },
+        DeleteFailed f when s.Releasing && f.InstanceId == s.InstanceId => RetryLater(s, f.Error, ctx, keepReason: true),
+        TimerElapsed when s.Releasing && ctx.Now >= s.RetryAt => new(s with { RetryAt = null }, [new DeleteInstance(s.InstanceId!)]),
         Reactivated when s.Releasing => new(s, [new DeleteInstance(s.InstanceId!)]),
         _ => s,
     };
@@ -133,9 +135,10 @@ public static class PodStateMachine
 
         return e switch
         {
-            DeleteSucceeded => Gone(s),
-            DeleteFailed { Error.Kind: ProviderErrorKind.NotFound } => Gone(s),
-            DeleteFailed f => RetryLater(s, f.Error, ctx),
+            DeleteSucceeded d when d.InstanceId == s.InstanceId => Gone(s),
+            DeleteFailed { Error.Kind: ProviderErrorKind.NotFound } d when d.InstanceId == s.InstanceId => Gone(s),
+            DeleteFailed f when f.InstanceId == s.InstanceId => RetryLater(s, f.Error, ctx),
+            InstanceObserved o when o.Instance.ContainerGroupId != s.InstanceId => ReleaseForeign(s, o.Instance),
             TimerElapsed when s.RetryAt is { } at && ctx.Now >= at => new(s with { RetryAt = null }, [new DeleteInstance(s.InstanceId)]),
             Reactivated => new(s, [new DeleteInstance(s.InstanceId)]),
             _ => s,
@@ -157,13 +160,21 @@ public static class PodStateMachine
     private static PodTransitionResult Gone(PodLifecycle s) =>
         new(s with { Stage = PodStage.Deleted, Releasing = false, RetryAt = null, InstanceId = null }, [new ReportGone()]);
 
-    private static PodTransitionResult Adopt(PodLifecycle s, string instanceId, ContainerGroupStatus status, ContainerGroup? instance = null)
+    private static PodTransitionResult Adopt(PodLifecycle s, string instanceId, ContainerGroupStatus status, in LifecycleContext ctx, ContainerGroup? instance = null)
     {
         var adopted = s with { InstanceId = instanceId, RetryAt = null, Failures = 0, Reason = null, Message = null, Stage = PodStage.Scheduling };
         return instance is null
             ? adopted with { Stage = PodStageExtensions.FromInstanceStatus(status) }
-            : Observe(adopted, instance, default);
+            : Observe(adopted, instance, ctx);
     }
+
+    private static PodTransitionResult Release(PodLifecycle s, string instanceId) =>
+        new(s with { InstanceId = instanceId, Releasing = true, RetryAt = null, Failures = 0 }, [new DeleteInstance(instanceId)]);
+
+    /// <summary>Never two instances for one pod: a live instance that is not this pod's own is deleted.</summary>
+    private static PodTransitionResult ReleaseForeign(PodLifecycle s, ContainerGroup instance) => instance.Status.IsTerminal()
+        ? s
+        : new PodTransitionResult(s, [new DeleteInstance(instance.ContainerGroupId)], "DuplicateInstance");
 
     private static PodTransitionResult Observe(PodLifecycle s, ContainerGroup instance, in LifecycleContext ctx)
     {
@@ -171,7 +182,7 @@ public static class PodStateMachine
         var next = s with { Stage = stage };
         if (stage == PodStage.Running && s.RunningAt is null)
         {
-            next = next with { RunningAt = ctx.Now == default ? instance.StatusChangedAt : ctx.Now };
+            next = next with { RunningAt = ctx.Now };
         }
 
         if (instance.Status.IsTerminal())

@@ -94,7 +94,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
                 try
                 {
                     var pods = Enumerable.Range(first, count).Select(i => BurstPods.Create(i, runId)).ToList();
-                    await node.SubmitPods(pods);
+                    await SubmitWithRetryAsync(node, pods, cancellationToken);
                 }
                 finally
                 {
@@ -104,6 +104,23 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         }
 
         await Task.WhenAll(batches);
+    }
+
+    /// <summary>Submitting is idempotent, so a batch that failed (its silo died mid-call) is simply sent again.</summary>
+    public static async Task SubmitWithRetryAsync(IVirtualNodeGrain node, IReadOnlyList<PodManifest> pods, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await node.SubmitPods(pods);
+                return;
+            }
+            catch (Exception) when (attempt < 30 && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken);
+            }
+        }
     }
 
     private static int Count(VirtualNodeSummary summary, PodStage stage) => summary.PodsByStage.GetValueOrDefault(stage);

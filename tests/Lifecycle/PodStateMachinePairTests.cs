@@ -20,7 +20,7 @@ public sealed class PodStateMachinePairTests
     private const string Timer = nameof(ScheduleTimer);
     private const string Gone = nameof(ReportGone);
 
-    /// <summary>Representative states, by name. Instance stages own "eci-1".</summary>
+    /// <summary>Representative states, by name. Every state that has an instance has "eci-1".</summary>
     private static readonly IReadOnlyDictionary<string, PodLifecycle> States = new Dictionary<string, PodLifecycle>
     {
         ["New"] = PodLifecycle.Initial,
@@ -39,8 +39,10 @@ public sealed class PodStateMachinePairTests
         ["Updating"] = Accepted(S.Updating) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5) },
         ["Terminating"] = Accepted(S.Terminating) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5) },
         ["Succeeded"] = Accepted(S.Succeeded) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5), Reason = "Completed" },
-        // Refused at admission: no create was ever made.
-        ["Failed(no instance)"] = PodLifecycle.Initial with { Stage = S.Failed, AcceptedAt = T0.AddMinutes(-10), Reason = "Unsupported", Message = "spec.hostNetwork" },
+        // Refused at admission: no create was ever made (Attempts 0).
+        ["Failed(no instance, refused)"] = PodLifecycle.Initial with { Stage = S.Failed, AcceptedAt = T0.AddMinutes(-10), Reason = "Unsupported", Message = "spec.hostNetwork" },
+        // Failed after a create was tried (fail-fast on a create that timed out): the provider may have made an instance.
+        ["Failed(no instance, created)"] = Accepted(S.Failed) with { Reason = PodStateMachine.ReasonProviderFailed, Message = "InternalError: The operation was canceled." },
         // The instance itself failed; the pod keeps it until it is deleted.
         ["Failed(instance)"] = Accepted(S.Failed) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5), Reason = "Error" },
         // Failed by VNodeMesh (max pending) while its instance is being released; a release retry is due.
@@ -55,7 +57,10 @@ public sealed class PodStateMachinePairTests
         ["Deleted"] = PodLifecycle.Initial with { Stage = S.Deleted },
     };
 
-    /// <summary>Representative events, by name. "eci-1" is the instance the pod owns (or would own); "eci-2" is another one.</summary>
+    /// <summary>
+    /// Representative events, by name. "eci-1" is the instance the pod owns (or would own); "eci-2" is another one.
+    /// A delete outcome names the instance it is about: only the pod's own instance's outcome moves the pod.
+    /// </summary>
     private static readonly IReadOnlyDictionary<string, PodEvent> Events = new Dictionary<string, PodEvent>
     {
         ["Admitted"] = new Admitted(PodSettings.Default),
@@ -68,9 +73,12 @@ public sealed class PodStateMachinePairTests
         ["InstanceObserved(eci-1)"] = Observed("eci-1", ContainerGroupStatus.Running),
         ["InstanceObserved(eci-2)"] = Observed("eci-2", ContainerGroupStatus.Running),
         ["DeletionRequested"] = new DeletionRequested(),
-        ["DeleteSucceeded"] = new DeleteSucceeded(),
-        ["DeleteFailed"] = new DeleteFailed(Error(ProviderErrorKind.Transient)),
-        ["DeleteFailed(NotFound)"] = new DeleteFailed(Error(ProviderErrorKind.NotFound)),
+        ["DeleteSucceeded(eci-1)"] = new DeleteSucceeded("eci-1"),
+        ["DeleteFailed(eci-1)"] = new DeleteFailed("eci-1", Error(ProviderErrorKind.Transient)),
+        ["DeleteFailed(NotFound, eci-1)"] = new DeleteFailed("eci-1", Error(ProviderErrorKind.NotFound)),
+        ["DeleteSucceeded(eci-2)"] = new DeleteSucceeded("eci-2"),
+        ["DeleteFailed(eci-2)"] = new DeleteFailed("eci-2", Error(ProviderErrorKind.Transient)),
+        ["DeleteFailed(NotFound, eci-2)"] = new DeleteFailed("eci-2", Error(ProviderErrorKind.NotFound)),
         ["TimerElapsed"] = new TimerElapsed(),
         ["Reactivated"] = new Reactivated(),
     };
@@ -89,9 +97,12 @@ public sealed class PodStateMachinePairTests
         ("New", "InstanceObserved(eci-1)", S.New, NoOp),
         ("New", "InstanceObserved(eci-2)", S.New, NoOp),
         ("New", "DeletionRequested", S.Deleted, Gone),
-        ("New", "DeleteSucceeded", S.New, NoOp),
-        ("New", "DeleteFailed", S.New, NoOp),
-        ("New", "DeleteFailed(NotFound)", S.New, NoOp),
+        ("New", "DeleteSucceeded(eci-1)", S.New, NoOp),
+        ("New", "DeleteFailed(eci-1)", S.New, NoOp),
+        ("New", "DeleteFailed(NotFound, eci-1)", S.New, NoOp),
+        ("New", "DeleteSucceeded(eci-2)", S.New, NoOp),
+        ("New", "DeleteFailed(eci-2)", S.New, NoOp),
+        ("New", "DeleteFailed(NotFound, eci-2)", S.New, NoOp),
         ("New", "TimerElapsed", S.New, NoOp),
         ("New", "Reactivated", S.New, NoOp),
 
@@ -106,9 +117,12 @@ public sealed class PodStateMachinePairTests
         ("Creating", "InstanceObserved(eci-1)", S.Running, None),
         ("Creating", "InstanceObserved(eci-2)", S.Running, None),
         ("Creating", "DeletionRequested", S.Deleting, None), // the create's outcome decides what to delete
-        ("Creating", "DeleteSucceeded", S.Creating, NoOp),
-        ("Creating", "DeleteFailed", S.Creating, NoOp),
-        ("Creating", "DeleteFailed(NotFound)", S.Creating, NoOp),
+        ("Creating", "DeleteSucceeded(eci-1)", S.Creating, NoOp),
+        ("Creating", "DeleteFailed(eci-1)", S.Creating, NoOp),
+        ("Creating", "DeleteFailed(NotFound, eci-1)", S.Creating, NoOp),
+        ("Creating", "DeleteSucceeded(eci-2)", S.Creating, NoOp),
+        ("Creating", "DeleteFailed(eci-2)", S.Creating, NoOp),
+        ("Creating", "DeleteFailed(NotFound, eci-2)", S.Creating, NoOp),
         ("Creating", "TimerElapsed", S.Creating, NoOp),
         ("Creating", "Reactivated", S.Recovering, Lookup),
 
@@ -123,9 +137,12 @@ public sealed class PodStateMachinePairTests
         ("BackingOff(due)", "InstanceObserved(eci-1)", S.Running, None),
         ("BackingOff(due)", "InstanceObserved(eci-2)", S.Running, None),
         ("BackingOff(due)", "DeletionRequested", S.Deleting, Lookup), // a timed-out create may have made an instance
-        ("BackingOff(due)", "DeleteSucceeded", S.BackingOff, NoOp),
-        ("BackingOff(due)", "DeleteFailed", S.BackingOff, NoOp),
-        ("BackingOff(due)", "DeleteFailed(NotFound)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteSucceeded(eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteFailed(eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteFailed(NotFound, eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteSucceeded(eci-2)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteFailed(eci-2)", S.BackingOff, NoOp),
+        ("BackingOff(due)", "DeleteFailed(NotFound, eci-2)", S.BackingOff, NoOp),
         ("BackingOff(due)", "TimerElapsed", S.Creating, Create),
         ("BackingOff(due)", "Reactivated", S.Recovering, Lookup),
 
@@ -140,9 +157,12 @@ public sealed class PodStateMachinePairTests
         ("BackingOff(not due)", "InstanceObserved(eci-1)", S.Running, None),
         ("BackingOff(not due)", "InstanceObserved(eci-2)", S.Running, None),
         ("BackingOff(not due)", "DeletionRequested", S.Deleting, Lookup),
-        ("BackingOff(not due)", "DeleteSucceeded", S.BackingOff, NoOp),
-        ("BackingOff(not due)", "DeleteFailed", S.BackingOff, NoOp),
-        ("BackingOff(not due)", "DeleteFailed(NotFound)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteSucceeded(eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteFailed(eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteFailed(NotFound, eci-1)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteSucceeded(eci-2)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteFailed(eci-2)", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "DeleteFailed(NotFound, eci-2)", S.BackingOff, NoOp),
         ("BackingOff(not due)", "TimerElapsed", S.BackingOff, Timer), // re-armed for RetryAt
         ("BackingOff(not due)", "Reactivated", S.Recovering, Lookup),
 
@@ -157,9 +177,12 @@ public sealed class PodStateMachinePairTests
         ("Recovering", "InstanceObserved(eci-1)", S.Running, None),
         ("Recovering", "InstanceObserved(eci-2)", S.Running, None),
         ("Recovering", "DeletionRequested", S.Deleting, None), // the lookup's outcome decides what to delete
-        ("Recovering", "DeleteSucceeded", S.Recovering, NoOp),
-        ("Recovering", "DeleteFailed", S.Recovering, NoOp),
-        ("Recovering", "DeleteFailed(NotFound)", S.Recovering, NoOp),
+        ("Recovering", "DeleteSucceeded(eci-1)", S.Recovering, NoOp),
+        ("Recovering", "DeleteFailed(eci-1)", S.Recovering, NoOp),
+        ("Recovering", "DeleteFailed(NotFound, eci-1)", S.Recovering, NoOp),
+        ("Recovering", "DeleteSucceeded(eci-2)", S.Recovering, NoOp),
+        ("Recovering", "DeleteFailed(eci-2)", S.Recovering, NoOp),
+        ("Recovering", "DeleteFailed(NotFound, eci-2)", S.Recovering, NoOp),
         ("Recovering", "TimerElapsed", S.Recovering, NoOp),
         ("Recovering", "Reactivated", S.Recovering, Lookup),
 
@@ -174,9 +197,12 @@ public sealed class PodStateMachinePairTests
         ("Recovering(not due)", "InstanceObserved(eci-1)", S.Running, None),
         ("Recovering(not due)", "InstanceObserved(eci-2)", S.Running, None),
         ("Recovering(not due)", "DeletionRequested", S.Deleting, None),
-        ("Recovering(not due)", "DeleteSucceeded", S.Recovering, NoOp),
-        ("Recovering(not due)", "DeleteFailed", S.Recovering, NoOp),
-        ("Recovering(not due)", "DeleteFailed(NotFound)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteSucceeded(eci-1)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteFailed(eci-1)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteFailed(NotFound, eci-1)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteSucceeded(eci-2)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteFailed(eci-2)", S.Recovering, NoOp),
+        ("Recovering(not due)", "DeleteFailed(NotFound, eci-2)", S.Recovering, NoOp),
         ("Recovering(not due)", "TimerElapsed", S.Recovering, Timer),
         ("Recovering(not due)", "Reactivated", S.Recovering, Lookup),
 
@@ -191,9 +217,12 @@ public sealed class PodStateMachinePairTests
         ("Scheduling", "InstanceObserved(eci-1)", S.Running, None),
         ("Scheduling", "InstanceObserved(eci-2)", S.Scheduling, Delete), // never two instances for one pod
         ("Scheduling", "DeletionRequested", S.Deleting, Delete),
-        ("Scheduling", "DeleteSucceeded", S.Scheduling, NoOp),
-        ("Scheduling", "DeleteFailed", S.Scheduling, NoOp),
-        ("Scheduling", "DeleteFailed(NotFound)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteSucceeded(eci-1)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteFailed(eci-1)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteFailed(NotFound, eci-1)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteSucceeded(eci-2)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteFailed(eci-2)", S.Scheduling, NoOp),
+        ("Scheduling", "DeleteFailed(NotFound, eci-2)", S.Scheduling, NoOp),
         ("Scheduling", "TimerElapsed", S.Scheduling, NoOp),
         ("Scheduling", "Reactivated", S.Scheduling, NoOp),
 
@@ -208,9 +237,12 @@ public sealed class PodStateMachinePairTests
         ("Pending", "InstanceObserved(eci-1)", S.Running, None),
         ("Pending", "InstanceObserved(eci-2)", S.Pending, Delete),
         ("Pending", "DeletionRequested", S.Deleting, Delete),
-        ("Pending", "DeleteSucceeded", S.Pending, NoOp),
-        ("Pending", "DeleteFailed", S.Pending, NoOp),
-        ("Pending", "DeleteFailed(NotFound)", S.Pending, NoOp),
+        ("Pending", "DeleteSucceeded(eci-1)", S.Pending, NoOp),
+        ("Pending", "DeleteFailed(eci-1)", S.Pending, NoOp),
+        ("Pending", "DeleteFailed(NotFound, eci-1)", S.Pending, NoOp),
+        ("Pending", "DeleteSucceeded(eci-2)", S.Pending, NoOp),
+        ("Pending", "DeleteFailed(eci-2)", S.Pending, NoOp),
+        ("Pending", "DeleteFailed(NotFound, eci-2)", S.Pending, NoOp),
         ("Pending", "TimerElapsed", S.Pending, NoOp),
         ("Pending", "Reactivated", S.Pending, NoOp),
 
@@ -225,9 +257,12 @@ public sealed class PodStateMachinePairTests
         ("Running", "InstanceObserved(eci-1)", S.Running, NoOp), // already running, RunningAt kept
         ("Running", "InstanceObserved(eci-2)", S.Running, Delete),
         ("Running", "DeletionRequested", S.Deleting, Delete),
-        ("Running", "DeleteSucceeded", S.Running, NoOp), // e.g. the outcome of deleting a duplicate
-        ("Running", "DeleteFailed", S.Running, NoOp),
-        ("Running", "DeleteFailed(NotFound)", S.Running, NoOp),
+        ("Running", "DeleteSucceeded(eci-1)", S.Running, NoOp),
+        ("Running", "DeleteFailed(eci-1)", S.Running, NoOp),
+        ("Running", "DeleteFailed(NotFound, eci-1)", S.Running, NoOp),
+        ("Running", "DeleteSucceeded(eci-2)", S.Running, NoOp), // e.g. the outcome of deleting a duplicate
+        ("Running", "DeleteFailed(eci-2)", S.Running, NoOp),
+        ("Running", "DeleteFailed(NotFound, eci-2)", S.Running, NoOp),
         ("Running", "TimerElapsed", S.Running, NoOp),
         ("Running", "Reactivated", S.Running, NoOp),
 
@@ -242,9 +277,12 @@ public sealed class PodStateMachinePairTests
         ("Restarting", "InstanceObserved(eci-1)", S.Running, None),
         ("Restarting", "InstanceObserved(eci-2)", S.Restarting, Delete),
         ("Restarting", "DeletionRequested", S.Deleting, Delete),
-        ("Restarting", "DeleteSucceeded", S.Restarting, NoOp),
-        ("Restarting", "DeleteFailed", S.Restarting, NoOp),
-        ("Restarting", "DeleteFailed(NotFound)", S.Restarting, NoOp),
+        ("Restarting", "DeleteSucceeded(eci-1)", S.Restarting, NoOp),
+        ("Restarting", "DeleteFailed(eci-1)", S.Restarting, NoOp),
+        ("Restarting", "DeleteFailed(NotFound, eci-1)", S.Restarting, NoOp),
+        ("Restarting", "DeleteSucceeded(eci-2)", S.Restarting, NoOp),
+        ("Restarting", "DeleteFailed(eci-2)", S.Restarting, NoOp),
+        ("Restarting", "DeleteFailed(NotFound, eci-2)", S.Restarting, NoOp),
         ("Restarting", "TimerElapsed", S.Restarting, NoOp),
         ("Restarting", "Reactivated", S.Restarting, NoOp),
 
@@ -259,9 +297,12 @@ public sealed class PodStateMachinePairTests
         ("Updating", "InstanceObserved(eci-1)", S.Running, None),
         ("Updating", "InstanceObserved(eci-2)", S.Updating, Delete),
         ("Updating", "DeletionRequested", S.Deleting, Delete),
-        ("Updating", "DeleteSucceeded", S.Updating, NoOp),
-        ("Updating", "DeleteFailed", S.Updating, NoOp),
-        ("Updating", "DeleteFailed(NotFound)", S.Updating, NoOp),
+        ("Updating", "DeleteSucceeded(eci-1)", S.Updating, NoOp),
+        ("Updating", "DeleteFailed(eci-1)", S.Updating, NoOp),
+        ("Updating", "DeleteFailed(NotFound, eci-1)", S.Updating, NoOp),
+        ("Updating", "DeleteSucceeded(eci-2)", S.Updating, NoOp),
+        ("Updating", "DeleteFailed(eci-2)", S.Updating, NoOp),
+        ("Updating", "DeleteFailed(NotFound, eci-2)", S.Updating, NoOp),
         ("Updating", "TimerElapsed", S.Updating, NoOp),
         ("Updating", "Reactivated", S.Updating, NoOp),
 
@@ -276,9 +317,12 @@ public sealed class PodStateMachinePairTests
         ("Terminating", "InstanceObserved(eci-1)", S.Running, None),
         ("Terminating", "InstanceObserved(eci-2)", S.Terminating, Delete),
         ("Terminating", "DeletionRequested", S.Deleting, Delete),
-        ("Terminating", "DeleteSucceeded", S.Terminating, NoOp),
-        ("Terminating", "DeleteFailed", S.Terminating, NoOp),
-        ("Terminating", "DeleteFailed(NotFound)", S.Terminating, NoOp),
+        ("Terminating", "DeleteSucceeded(eci-1)", S.Terminating, NoOp),
+        ("Terminating", "DeleteFailed(eci-1)", S.Terminating, NoOp),
+        ("Terminating", "DeleteFailed(NotFound, eci-1)", S.Terminating, NoOp),
+        ("Terminating", "DeleteSucceeded(eci-2)", S.Terminating, NoOp),
+        ("Terminating", "DeleteFailed(eci-2)", S.Terminating, NoOp),
+        ("Terminating", "DeleteFailed(NotFound, eci-2)", S.Terminating, NoOp),
         ("Terminating", "TimerElapsed", S.Terminating, NoOp),
         ("Terminating", "Reactivated", S.Terminating, NoOp),
 
@@ -293,28 +337,54 @@ public sealed class PodStateMachinePairTests
         ("Succeeded", "InstanceObserved(eci-1)", S.Succeeded, NoOp), // a stale status of its own terminal instance
         ("Succeeded", "InstanceObserved(eci-2)", S.Succeeded, Delete), // never two instances: a live stranger is released
         ("Succeeded", "DeletionRequested", S.Deleting, Delete),
-        ("Succeeded", "DeleteSucceeded", S.Succeeded, NoOp),
-        ("Succeeded", "DeleteFailed", S.Succeeded, NoOp),
-        ("Succeeded", "DeleteFailed(NotFound)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteSucceeded(eci-1)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteFailed(eci-1)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteFailed(NotFound, eci-1)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteSucceeded(eci-2)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteFailed(eci-2)", S.Succeeded, NoOp),
+        ("Succeeded", "DeleteFailed(NotFound, eci-2)", S.Succeeded, NoOp),
         ("Succeeded", "TimerElapsed", S.Succeeded, NoOp),
         ("Succeeded", "Reactivated", S.Succeeded, NoOp),
 
-        // ── Failed without an instance (refused) ────────────────────────────────────────────
-        ("Failed(no instance)", "Admitted", S.Failed, NoOp),
-        ("Failed(no instance)", "Refused", S.Failed, NoOp),
-        ("Failed(no instance)", "CreateSucceeded", S.Failed, Delete), // a late create: released, never kept
-        ("Failed(no instance)", "CreateFailed", S.Failed, NoOp),
-        ("Failed(no instance)", "InstanceFound", S.Failed, NoOp),
-        ("Failed(no instance)", "InstanceMissing", S.Failed, NoOp),
-        ("Failed(no instance)", "LookupFailed", S.Failed, NoOp),
-        ("Failed(no instance)", "InstanceObserved(eci-1)", S.Failed, Delete), // a late instance seen by the poll: released
-        ("Failed(no instance)", "InstanceObserved(eci-2)", S.Failed, Delete),
-        ("Failed(no instance)", "DeletionRequested", S.Deleted, Gone),
-        ("Failed(no instance)", "DeleteSucceeded", S.Failed, NoOp),
-        ("Failed(no instance)", "DeleteFailed", S.Failed, NoOp),
-        ("Failed(no instance)", "DeleteFailed(NotFound)", S.Failed, NoOp),
-        ("Failed(no instance)", "TimerElapsed", S.Failed, NoOp),
-        ("Failed(no instance)", "Reactivated", S.Failed, NoOp),
+        // ── Failed without an instance, refused at admission (no create was ever made) ──────
+        ("Failed(no instance, refused)", "Admitted", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "Refused", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "CreateSucceeded", S.Failed, Delete), // a late create: released, never kept
+        ("Failed(no instance, refused)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "InstanceFound", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "InstanceMissing", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "LookupFailed", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "InstanceObserved(eci-1)", S.Failed, Delete), // a late instance seen by the poll: released
+        ("Failed(no instance, refused)", "InstanceObserved(eci-2)", S.Failed, Delete),
+        ("Failed(no instance, refused)", "DeletionRequested", S.Deleted, Gone), // nothing can exist: gone at once
+        ("Failed(no instance, refused)", "DeleteSucceeded(eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "DeleteFailed(eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "DeleteFailed(NotFound, eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "DeleteSucceeded(eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "DeleteFailed(eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "DeleteFailed(NotFound, eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "TimerElapsed", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "Reactivated", S.Failed, NoOp),
+
+        // ── Failed without an instance after a create was tried (e.g. fail-fast on a timeout) ─
+        ("Failed(no instance, created)", "Admitted", S.Failed, NoOp),
+        ("Failed(no instance, created)", "Refused", S.Failed, NoOp),
+        ("Failed(no instance, created)", "CreateSucceeded", S.Failed, Delete), // a late create: released, never kept
+        ("Failed(no instance, created)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(no instance, created)", "InstanceFound", S.Failed, NoOp),
+        ("Failed(no instance, created)", "InstanceMissing", S.Failed, NoOp),
+        ("Failed(no instance, created)", "LookupFailed", S.Failed, NoOp),
+        ("Failed(no instance, created)", "InstanceObserved(eci-1)", S.Failed, Delete), // the timed-out create's instance: adopted for release
+        ("Failed(no instance, created)", "InstanceObserved(eci-2)", S.Failed, Delete),
+        ("Failed(no instance, created)", "DeletionRequested", S.Deleting, Lookup), // the create may have made one: look before forgetting
+        ("Failed(no instance, created)", "DeleteSucceeded(eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "DeleteFailed(eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "DeleteFailed(NotFound, eci-1)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "DeleteSucceeded(eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "DeleteFailed(eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "DeleteFailed(NotFound, eci-2)", S.Failed, NoOp),
+        ("Failed(no instance, created)", "TimerElapsed", S.Failed, NoOp),
+        ("Failed(no instance, created)", "Reactivated", S.Failed, NoOp),
 
         // ── Failed, its own (terminal) instance kept ────────────────────────────────────────
         ("Failed(instance)", "Admitted", S.Failed, NoOp),
@@ -327,9 +397,12 @@ public sealed class PodStateMachinePairTests
         ("Failed(instance)", "InstanceObserved(eci-1)", S.Failed, NoOp),
         ("Failed(instance)", "InstanceObserved(eci-2)", S.Failed, Delete),
         ("Failed(instance)", "DeletionRequested", S.Deleting, Delete),
-        ("Failed(instance)", "DeleteSucceeded", S.Failed, NoOp),
-        ("Failed(instance)", "DeleteFailed", S.Failed, NoOp),
-        ("Failed(instance)", "DeleteFailed(NotFound)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteSucceeded(eci-1)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteFailed(eci-1)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteFailed(NotFound, eci-1)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteSucceeded(eci-2)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteFailed(eci-2)", S.Failed, NoOp),
+        ("Failed(instance)", "DeleteFailed(NotFound, eci-2)", S.Failed, NoOp),
         ("Failed(instance)", "TimerElapsed", S.Failed, NoOp),
         ("Failed(instance)", "Reactivated", S.Failed, NoOp),
 
@@ -344,9 +417,12 @@ public sealed class PodStateMachinePairTests
         ("Failed(releasing)", "InstanceObserved(eci-1)", S.Failed, NoOp),
         ("Failed(releasing)", "InstanceObserved(eci-2)", S.Failed, Delete),
         ("Failed(releasing)", "DeletionRequested", S.Deleting, Delete),
-        ("Failed(releasing)", "DeleteSucceeded", S.Failed, None),
-        ("Failed(releasing)", "DeleteFailed", S.Failed, Timer),
-        ("Failed(releasing)", "DeleteFailed(NotFound)", S.Failed, None),
+        ("Failed(releasing)", "DeleteSucceeded(eci-1)", S.Failed, None),
+        ("Failed(releasing)", "DeleteFailed(eci-1)", S.Failed, Timer),
+        ("Failed(releasing)", "DeleteFailed(NotFound, eci-1)", S.Failed, None),
+        ("Failed(releasing)", "DeleteSucceeded(eci-2)", S.Failed, NoOp), // another instance's outcome: eci-1 is still being released
+        ("Failed(releasing)", "DeleteFailed(eci-2)", S.Failed, NoOp),
+        ("Failed(releasing)", "DeleteFailed(NotFound, eci-2)", S.Failed, NoOp),
         ("Failed(releasing)", "TimerElapsed", S.Failed, Delete),
         ("Failed(releasing)", "Reactivated", S.Failed, Delete),
 
@@ -361,9 +437,12 @@ public sealed class PodStateMachinePairTests
         ("Deleting(no instance)", "InstanceObserved(eci-1)", S.Deleting, Delete),
         ("Deleting(no instance)", "InstanceObserved(eci-2)", S.Deleting, Delete),
         ("Deleting(no instance)", "DeletionRequested", S.Deleting, NoOp),
-        ("Deleting(no instance)", "DeleteSucceeded", S.Deleting, NoOp),
-        ("Deleting(no instance)", "DeleteFailed", S.Deleting, NoOp),
-        ("Deleting(no instance)", "DeleteFailed(NotFound)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteSucceeded(eci-1)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteFailed(eci-1)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteFailed(NotFound, eci-1)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteSucceeded(eci-2)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteFailed(eci-2)", S.Deleting, NoOp),
+        ("Deleting(no instance)", "DeleteFailed(NotFound, eci-2)", S.Deleting, NoOp),
         ("Deleting(no instance)", "TimerElapsed", S.Deleting, NoOp),
         ("Deleting(no instance)", "Reactivated", S.Deleting, Lookup),
 
@@ -378,9 +457,12 @@ public sealed class PodStateMachinePairTests
         ("Deleting(instance)", "InstanceObserved(eci-1)", S.Deleting, NoOp),
         ("Deleting(instance)", "InstanceObserved(eci-2)", S.Deleting, Delete), // a live stranger must not outlive the pod
         ("Deleting(instance)", "DeletionRequested", S.Deleting, NoOp),
-        ("Deleting(instance)", "DeleteSucceeded", S.Deleted, Gone),
-        ("Deleting(instance)", "DeleteFailed", S.Deleting, Timer),
-        ("Deleting(instance)", "DeleteFailed(NotFound)", S.Deleted, Gone),
+        ("Deleting(instance)", "DeleteSucceeded(eci-1)", S.Deleted, Gone),
+        ("Deleting(instance)", "DeleteFailed(eci-1)", S.Deleting, Timer),
+        ("Deleting(instance)", "DeleteFailed(NotFound, eci-1)", S.Deleted, Gone),
+        ("Deleting(instance)", "DeleteSucceeded(eci-2)", S.Deleting, NoOp), // another instance's outcome: eci-1 still exists, not gone
+        ("Deleting(instance)", "DeleteFailed(eci-2)", S.Deleting, NoOp), // not eci-1's failure: no retry of eci-1
+        ("Deleting(instance)", "DeleteFailed(NotFound, eci-2)", S.Deleting, NoOp),
         ("Deleting(instance)", "TimerElapsed", S.Deleting, Delete),
         ("Deleting(instance)", "Reactivated", S.Deleting, Delete),
 
@@ -395,9 +477,12 @@ public sealed class PodStateMachinePairTests
         ("Deleted", "InstanceObserved(eci-1)", S.Deleted, NoOp),
         ("Deleted", "InstanceObserved(eci-2)", S.Deleted, NoOp),
         ("Deleted", "DeletionRequested", S.Deleted, NoOp),
-        ("Deleted", "DeleteSucceeded", S.Deleted, NoOp),
-        ("Deleted", "DeleteFailed", S.Deleted, NoOp),
-        ("Deleted", "DeleteFailed(NotFound)", S.Deleted, NoOp),
+        ("Deleted", "DeleteSucceeded(eci-1)", S.Deleted, NoOp),
+        ("Deleted", "DeleteFailed(eci-1)", S.Deleted, NoOp),
+        ("Deleted", "DeleteFailed(NotFound, eci-1)", S.Deleted, NoOp),
+        ("Deleted", "DeleteSucceeded(eci-2)", S.Deleted, NoOp),
+        ("Deleted", "DeleteFailed(eci-2)", S.Deleted, NoOp),
+        ("Deleted", "DeleteFailed(NotFound, eci-2)", S.Deleted, NoOp),
         ("Deleted", "TimerElapsed", S.Deleted, NoOp),
         ("Deleted", "Reactivated", S.Deleted, NoOp),
     ];
@@ -475,6 +560,54 @@ public sealed class PodStateMachinePairTests
         }
     }
 
+    /// <summary>
+    /// The Delete of every "InstanceObserved(eci-2)" row names eci-2. A pod that has an instance leaves its state as it
+    /// was and reports the duplicate; a failed pod with none adopts eci-2 for release (a timed-out create's instance).
+    /// A terminal eci-2 is left alone (except by a deleting pod still looking for its instance, which deletes what it finds).
+    /// </summary>
+    [Fact]
+    public void A_live_instance_that_is_not_the_pods_own_is_deleted_wherever_the_table_says_so()
+    {
+        var rows = Table.Where(r => r.Event == "InstanceObserved(eci-2)" && r.Effects == Delete).ToList();
+        Assert.Equal(
+            ["Scheduling", "Pending", "Running", "Restarting", "Updating", "Terminating", "Succeeded",
+             "Failed(no instance, refused)", "Failed(no instance, created)", "Failed(instance)", "Failed(releasing)",
+             "Deleting(no instance)", "Deleting(instance)"],
+            rows.Select(r => r.State));
+
+        foreach (var row in rows)
+        {
+            var before = States[row.State];
+            var result = PodStateMachine.Apply(before, Events[row.Event], Context(T0));
+            Assert.Equal(new PodEffect[] { new DeleteInstance("eci-2") }, result.Effects);
+
+            if (before.Stage == PodStage.Deleting && before.InstanceId is null)
+            {
+                // Waiting to learn which instance to delete: this is it.
+                Assert.Equal("eci-2", result.State.InstanceId);
+                Assert.Null(result.ErrorCode);
+            }
+            else if (before.InstanceId is null)
+            {
+                Assert.Equal(before with { InstanceId = "eci-2", Releasing = true }, result.State);
+                Assert.Null(result.ErrorCode);
+            }
+            else
+            {
+                Assert.Equal(before, result.State);
+                Assert.Equal("DuplicateInstance", result.ErrorCode);
+            }
+
+            if (before.Stage != PodStage.Deleting || before.InstanceId is not null)
+            {
+                var terminal = PodStateMachine.Apply(before, Observed("eci-2", ContainerGroupStatus.Failed), Context(T0));
+                Assert.Equal(before, terminal.State);
+                Assert.Empty(terminal.Effects);
+                Assert.Null(terminal.ErrorCode);
+            }
+        }
+    }
+
     [Fact]
     public void Table_covers_every_stage_with_every_event_type()
     {
@@ -514,8 +647,13 @@ public sealed class PodStateMachinePairTests
         Assert.True(States["BackingOff(not due)"].RetryAt > T0);
         Assert.Null(States["Deleting(no instance)"].InstanceId);
         Assert.Equal("eci-1", States["Deleting(instance)"].InstanceId);
+        Assert.Null(States["Failed(no instance, refused)"].InstanceId);
+        Assert.Equal(0, States["Failed(no instance, refused)"].Attempts);
+        Assert.Null(States["Failed(no instance, created)"].InstanceId);
+        Assert.True(States["Failed(no instance, created)"].Attempts > 0);
         Assert.True(States["Failed(releasing)"].Releasing);
         Assert.False(States["Failed(instance)"].Releasing);
         Assert.All(States.Values.Where(s => s.AcceptedAt is not null), s => Assert.True(T0 < s.PendingDeadline, "no representative is past its deadline"));
+        Assert.All(States.Values.Where(s => s.InstanceId is not null), s => Assert.Equal("eci-1", s.InstanceId));
     }
 }

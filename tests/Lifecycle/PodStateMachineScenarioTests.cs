@@ -150,8 +150,38 @@ public sealed class PodStateMachineScenarioTests
         var r = Apply(Accepted(PodStage.Creating), Observed("eci-1", CG.Running, changedAt: T0.AddSeconds(-3)), T0);
         Assert.Equal(PodStage.Running, r.State.Stage);
         Assert.Equal("eci-1", r.State.InstanceId);
-        Assert.NotNull(r.State.RunningAt);
+        Assert.Equal(T0, r.State.RunningAt);
         Assert.Empty(r.Effects);
+    }
+
+    /// <summary>RunningAt is when VNodeMesh saw the pod running (the context's now), on every path; never the instance's own timestamp.</summary>
+    [Theory]
+    [InlineData(PodStage.Creating, false)]
+    [InlineData(PodStage.BackingOff, false)]
+    [InlineData(PodStage.Recovering, false)]
+    [InlineData(PodStage.Recovering, true)]
+    public void A_running_instance_adopted_before_the_pod_ran_is_running_from_now(PodStage stage, bool byLookup)
+    {
+        var now = T0.AddSeconds(7);
+        var s = Accepted(stage) with { Failures = 1, RetryAt = T0.AddSeconds(30), Reason = "UnknownError" };
+        var instance = Instance("eci-1", CG.Running, changedAt: T0.AddMinutes(-2));
+        PodEvent e = byLookup ? new InstanceFound(instance) : new InstanceObserved(instance);
+
+        var r = Apply(s, e, now);
+        Assert.Equal(PodStage.Running, r.State.Stage);
+        Assert.Equal("eci-1", r.State.InstanceId);
+        Assert.Equal(now, r.State.RunningAt);
+        Assert.Null(r.State.RetryAt);
+        Assert.Equal(0, r.State.Failures);
+        Assert.Null(r.State.Reason);
+        Assert.Empty(r.Effects);
+
+        // Adopted but not running yet: no RunningAt until it is seen running.
+        var pending = Apply(s, byLookup ? new InstanceFound(Instance("eci-1", CG.Pending)) : Observed("eci-1", CG.Pending), now);
+        Assert.Equal(PodStage.Pending, pending.State.Stage);
+        Assert.Null(pending.State.RunningAt);
+        var running = Apply(pending.State, Observed("eci-1", CG.Running, changedAt: T0.AddMinutes(-1)), now.AddSeconds(5));
+        Assert.Equal(now.AddSeconds(5), running.State.RunningAt);
     }
 
     // ── Fail-back (default) ─────────────────────────────────────────────────────────────────
@@ -408,6 +438,41 @@ public sealed class PodStateMachineScenarioTests
         Assert.False(PodStateMachine.NeedsWatchdog(r.State));
     }
 
+    /// <summary>
+    /// The deadline is checked before the retry time: a pod whose next retry falls after its deadline fails at the
+    /// first timer past the deadline (the watchdog's), not only when its retry comes.
+    /// </summary>
+    [Fact]
+    public void Backing_off_pod_fails_at_its_deadline_even_when_its_retry_is_later()
+    {
+        var pod = new PodDriver();
+        pod.Send(new Admitted(Settings(FailStrategy.FailBack, TimeSpan.FromMinutes(1))));
+        var r = pod.Advance(50 * Second).Send(new CreateFailed(Error(ProviderErrorKind.Throttled, TimeSpan.FromSeconds(30))));
+        Assert.Equal(PodStage.BackingOff, r.State.Stage);
+        var retryAt = r.State.RetryAt!.Value;
+        var deadline = r.State.PendingDeadline!.Value;
+        Assert.Equal(T0.AddMinutes(1), deadline);
+        Assert.True(retryAt > deadline, "the retry is after the deadline");
+
+        // Before the deadline the timer is re-armed for the retry.
+        pod.Now = deadline - Second;
+        var early = pod.Send(new TimerElapsed());
+        Assert.Equal(r.State, early.State);
+        Assert.Equal(new PodEffect[] { new ScheduleTimer(retryAt) }, early.Effects);
+
+        // At the deadline the pod fails, though its retry is not due.
+        pod.Now = deadline;
+        r = pod.Send(new TimerElapsed());
+        Assert.Equal(PodStage.Failed, r.State.Stage);
+        Assert.Equal(PodStateMachine.ReasonMaxPendingExceeded, r.State.Reason);
+        Assert.Contains("Throttling", r.State.Message);
+        Assert.Null(r.State.RetryAt);
+        Assert.Equal(0, r.State.Failures);
+        Assert.Empty(r.Effects);
+        Assert.False(PodStateMachine.NeedsWatchdog(r.State));
+        Assert.Single(pod.AllEffects.OfType<CreateInstance>());
+    }
+
     [Fact]
     public void Create_failure_after_the_deadline_fails_with_max_pending_exceeded()
     {
@@ -461,7 +526,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal(PodStage.Failed, late.State.Stage);
         Assert.Empty(late.Effects);
 
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
         Assert.Equal(PodStage.Failed, r.State.Stage);
         Assert.False(r.State.Releasing);
         Assert.Null(r.State.InstanceId);
@@ -469,7 +534,12 @@ public sealed class PodStateMachineScenarioTests
         Assert.Empty(r.Effects);
         Assert.False(PodStateMachine.NeedsWatchdog(r.State));
 
+        // A create was made, so deletion looks before forgetting the pod (here: the release did its job).
         r = pod.Advance(Second).Send(new DeletionRequested());
+        Assert.Equal(PodStage.Deleting, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
+
+        r = pod.Advance(Second).Send(new InstanceMissing());
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
     }
@@ -482,7 +552,7 @@ public sealed class PodStateMachineScenarioTests
         pod.Send(new TimerElapsed());
         Assert.True(pod.State.Releasing);
 
-        var r = pod.Advance(Second).Send(new DeleteFailed(Error(ProviderErrorKind.Transient)));
+        var r = pod.Advance(Second).Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.Transient)));
         Assert.Equal(PodStage.Failed, r.State.Stage);
         Assert.True(r.State.Releasing);
         Assert.Equal(PodStateMachine.ReasonMaxPendingExceeded, r.State.Reason);
@@ -492,8 +562,16 @@ public sealed class PodStateMachineScenarioTests
         pod.Now = r.State.RetryAt.Value;
         r = pod.Send(new TimerElapsed());
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, r.Effects);
+        Assert.Null(r.State.RetryAt); // the retry is spent: the delete is in flight
+        Assert.True(r.State.Releasing);
+        Assert.True(PodStateMachine.NeedsWatchdog(r.State));
 
-        r = pod.Advance(Second).Send(new DeleteFailed(Error(ProviderErrorKind.NotFound)));
+        // The watchdog firing while that delete is in flight does not send a second one.
+        var watchdog = pod.Advance(Second).Send(new TimerElapsed());
+        Assert.Equal(r.State, watchdog.State);
+        Assert.Empty(watchdog.Effects);
+
+        r = pod.Advance(Second).Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.NotFound)));
         Assert.False(r.State.Releasing);
         Assert.Null(r.State.InstanceId);
         Assert.Empty(r.Effects);
@@ -542,7 +620,7 @@ public sealed class PodStateMachineScenarioTests
         // Asked again while the delete is in flight: nothing more.
         Assert.Empty(pod.Send(new DeletionRequested()).Effects);
 
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Null(r.State.InstanceId);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
@@ -554,7 +632,7 @@ public sealed class PodStateMachineScenarioTests
     {
         var pod = new PodDriver(Accepted(PodStage.Running) with { InstanceId = "eci-1", RunningAt = T0 });
         pod.Send(new DeletionRequested());
-        var r = pod.Send(new DeleteFailed(Error(ProviderErrorKind.NotFound)));
+        var r = pod.Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.NotFound)));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
     }
@@ -566,7 +644,7 @@ public sealed class PodStateMachineScenarioTests
         var pod = new PodDriver(Accepted(PodStage.Running) with { InstanceId = "eci-1", RunningAt = T0 }, jitter);
         pod.Send(new DeletionRequested());
 
-        var r = pod.Advance(Second).Send(new DeleteFailed(Error(ProviderErrorKind.Transient)));
+        var r = pod.Advance(Second).Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.Transient)));
         Assert.Equal(PodStage.Deleting, r.State.Stage);
         Assert.Equal(1, r.State.Failures);
         Assert.Equal(pod.Now + RetryPolicy.Default.Delay(1, jitter), r.State.RetryAt);
@@ -583,13 +661,13 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, r.Effects);
 
         // A second failure waits longer (same jitter).
-        r = pod.Advance(Second).Send(new DeleteFailed(Error(ProviderErrorKind.Transient)));
+        r = pod.Advance(Second).Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.Transient)));
         Assert.Equal(2, r.State.Failures);
         Assert.Equal(pod.Now + RetryPolicy.Default.Delay(2, jitter), r.State.RetryAt);
 
         pod.Now = r.State.RetryAt!.Value;
         pod.Send(new TimerElapsed());
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
     }
@@ -611,7 +689,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal("eci-1", r.State.InstanceId);
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, r.Effects);
 
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
     }
@@ -652,7 +730,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal("eci-7", r.State.InstanceId);
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-7") }, r.Effects);
 
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-7"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
     }
 
@@ -673,6 +751,46 @@ public sealed class PodStateMachineScenarioTests
         Assert.Single(pod.AllEffects.OfType<CreateInstance>());
     }
 
+    /// <summary>
+    /// Deletion during a backoff forgets the create retry: the lookup it starts is the only work in flight, so the
+    /// old retry time must not fire a second lookup, and a failed lookup starts its own backoff from the first step.
+    /// </summary>
+    [Fact]
+    public void Deletion_while_backing_off_drops_the_create_retry()
+    {
+        const double jitter = 0.5;
+        var pod = new PodDriver(jitter: jitter);
+        pod.Send(new Admitted(PodSettings.Default));
+        pod.Send(new CreateFailed(Error(ProviderErrorKind.Transient)));
+        pod.Now = pod.State.RetryAt!.Value;
+        pod.Send(new TimerElapsed());
+        var backingOff = pod.Advance(Second).Send(new CreateFailed(Error(ProviderErrorKind.Transient))).State;
+        Assert.Equal(PodStage.BackingOff, backingOff.Stage);
+        Assert.Equal(2, backingOff.Failures);
+        var oldRetryAt = backingOff.RetryAt!.Value;
+
+        var r = pod.Advance(Second).Send(new DeletionRequested());
+        Assert.Equal(PodStage.Deleting, r.State.Stage);
+        Assert.Null(r.State.InstanceId);
+        Assert.Null(r.State.RetryAt);
+        Assert.Equal(0, r.State.Failures);
+        Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
+
+        // The create retry's time comes: nothing happens, the lookup is still in flight.
+        pod.Now = oldRetryAt;
+        var timer = pod.Send(new TimerElapsed());
+        Assert.Equal(r.State, timer.State);
+        Assert.Empty(timer.Effects);
+
+        // The lookup fails: its backoff is the first step, not the third.
+        r = pod.Advance(Second).Send(new LookupFailed(Error(ProviderErrorKind.Transient)));
+        Assert.Equal(PodStage.Deleting, r.State.Stage);
+        Assert.Equal(1, r.State.Failures);
+        Assert.Equal(pod.Now + RetryPolicy.Default.Delay(1, jitter), r.State.RetryAt);
+        Assert.Equal(new PodEffect[] { new ScheduleTimer(r.State.RetryAt!.Value) }, r.Effects);
+        Assert.Equal(2, pod.AllEffects.OfType<CreateInstance>().Count());
+    }
+
     [Fact]
     public void Deletion_while_releasing_takes_over_the_release()
     {
@@ -683,7 +801,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.False(r.State.Releasing);
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, r.Effects);
 
-        r = pod.Send(new DeleteSucceeded());
+        r = pod.Send(new DeleteSucceeded("eci-1"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
         Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
     }
@@ -801,7 +919,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
         r = pod.Send(new InstanceFound(Instance("eci-3", CG.Running)));
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-3") }, r.Effects);
-        r = pod.Send(new DeleteSucceeded());
+        r = pod.Send(new DeleteSucceeded("eci-3"));
         Assert.Equal(PodStage.Deleted, r.State.Stage);
     }
 
@@ -833,8 +951,140 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal("DuplicateInstance", r.ErrorCode);
 
         // The outcome of that delete does not touch the pod.
-        Assert.Equal(s, Apply(r.State, new DeleteSucceeded(), T0).State);
-        Assert.Equal(s, Apply(r.State, new DeleteFailed(Error(ProviderErrorKind.Transient)), T0).State);
+        AssertIgnored(r.State, new DeleteSucceeded("eci-2"));
+        AssertIgnored(r.State, new DeleteFailed("eci-2", Error(ProviderErrorKind.Transient)));
+        AssertIgnored(r.State, new DeleteFailed("eci-2", Error(ProviderErrorKind.NotFound)));
+    }
+
+    /// <summary>The pods that keep an instance after they ended, or are deleting it: a live stranger is deleted there too.</summary>
+    public static TheoryData<string> EndedPodsWithAnInstance() => ["Succeeded", "Failed", "Failed, releasing", "Failed, releasing, retry due", "Deleting", "Deleting, retry due"];
+
+    private static PodLifecycle EndedPodWithAnInstance(string which) => which switch
+    {
+        "Succeeded" => Accepted(PodStage.Succeeded) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5), Reason = "Completed" },
+        "Failed" => Accepted(PodStage.Failed) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5), Reason = "Error" },
+        "Failed, releasing" => Accepted(PodStage.Failed) with { InstanceId = "eci-1", Releasing = true, Reason = PodStateMachine.ReasonMaxPendingExceeded },
+        "Failed, releasing, retry due" => Accepted(PodStage.Failed) with
+        {
+            InstanceId = "eci-1", Releasing = true, Failures = 1, RetryAt = T0.AddSeconds(-1), Reason = PodStateMachine.ReasonMaxPendingExceeded,
+        },
+        "Deleting" => Accepted(PodStage.Deleting) with { InstanceId = "eci-1" },
+        "Deleting, retry due" => Accepted(PodStage.Deleting) with { InstanceId = "eci-1", Failures = 1, RetryAt = T0.AddSeconds(-1) },
+        _ => throw new ArgumentOutOfRangeException(nameof(which)),
+    };
+
+    [Theory]
+    [MemberData(nameof(EndedPodsWithAnInstance))]
+    public void An_instance_that_is_not_the_pods_own_is_deleted_after_the_pod_ended_or_while_it_is_deleted(string which)
+    {
+        var s = EndedPodWithAnInstance(which);
+
+        foreach (var status in new[] { CG.Scheduling, CG.Pending, CG.Running, CG.Restarting, CG.Updating, CG.Terminating })
+        {
+            var r = Apply(s, Observed("eci-2", status), T0);
+            Assert.Equal(s, r.State);
+            Assert.Equal(new PodEffect[] { new DeleteInstance("eci-2") }, r.Effects);
+            Assert.Equal("DuplicateInstance", r.ErrorCode);
+        }
+
+        foreach (var status in new[] { CG.Succeeded, CG.Failed, CG.Expired, CG.ScheduleFailed })
+        {
+            AssertIgnored(s, Observed("eci-2", status));
+        }
+
+        // Its own instance, whatever it says, is not deleted twice.
+        AssertIgnored(s, Observed("eci-1", CG.Running));
+
+        AssertIgnored(s, new DeleteSucceeded("eci-2"));
+        AssertIgnored(s, new DeleteFailed("eci-2", Error(ProviderErrorKind.Transient)));
+        AssertIgnored(s, new DeleteFailed("eci-2", Error(ProviderErrorKind.NotFound)));
+    }
+
+    /// <summary>
+    /// The pod's own delete and a duplicate's delete can be in flight together. Only the outcome for the pod's own
+    /// instance moves it: the duplicate's success must not report the pod gone while its instance still exists, and
+    /// the duplicate's failure must not start a retry of the pod's delete.
+    /// </summary>
+    [Fact]
+    public void Deleting_pod_is_not_gone_until_its_own_instance_is_deleted()
+    {
+        var pod = new PodDriver(Accepted(PodStage.Running) with { InstanceId = "eci-1", RunningAt = T0.AddMinutes(-5) });
+
+        var r = pod.Send(Observed("eci-2", CG.Running));
+        Assert.Equal(new PodEffect[] { new DeleteInstance("eci-2") }, r.Effects);
+        r = pod.Advance(Second).Send(new DeletionRequested());
+        Assert.Equal(PodStage.Deleting, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, r.Effects);
+        var deleting = r.State;
+
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-2"));
+        Assert.Equal(deleting, r.State);
+        Assert.Empty(r.Effects);
+        Assert.True(PodStateMachine.NeedsWatchdog(r.State));
+
+        r = pod.Send(new DeleteFailed("eci-2", Error(ProviderErrorKind.Transient)));
+        Assert.Equal(deleting, r.State);
+        Assert.Empty(r.Effects);
+
+        r = pod.Send(new DeleteFailed("eci-2", Error(ProviderErrorKind.NotFound)));
+        Assert.Equal(deleting, r.State);
+        Assert.Empty(r.Effects);
+
+        // The pod's own outcomes still work as before.
+        r = pod.Advance(Second).Send(new DeleteFailed("eci-1", Error(ProviderErrorKind.Transient)));
+        Assert.Equal(1, r.State.Failures);
+        Assert.Equal(new PodEffect[] { new ScheduleTimer(r.State.RetryAt!.Value) }, r.Effects);
+        pod.Now = r.State.RetryAt.Value;
+        Assert.Equal(new PodEffect[] { new DeleteInstance("eci-1") }, pod.Send(new TimerElapsed()).Effects);
+
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
+        Assert.Equal(PodStage.Deleted, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
+        Assert.Single(pod.AllEffects.OfType<ReportGone>());
+    }
+
+    /// <summary>Likewise a release: the duplicate's outcome does not end the release of the pod's own instance.</summary>
+    [Fact]
+    public void Releasing_pod_keeps_releasing_its_own_instance_whatever_happens_to_a_duplicate()
+    {
+        var s = Accepted(PodStage.Pending, Settings(FailStrategy.FailBack, TimeSpan.FromMinutes(5))) with { InstanceId = "eci-1" };
+        var pod = new PodDriver(s) { Now = s.AcceptedAt!.Value.AddMinutes(5) };
+        pod.Send(new TimerElapsed());
+        Assert.True(pod.State.Releasing);
+        var releasing = pod.State;
+
+        var r = pod.Advance(Second).Send(Observed("eci-2", CG.Pending));
+        Assert.Equal(releasing, r.State);
+        Assert.Equal(new PodEffect[] { new DeleteInstance("eci-2") }, r.Effects);
+        Assert.Equal("DuplicateInstance", r.ErrorCode);
+
+        foreach (var outcome in new PodEvent[]
+        {
+            new DeleteSucceeded("eci-2"),
+            new DeleteFailed("eci-2", Error(ProviderErrorKind.NotFound)),
+            new DeleteFailed("eci-2", Error(ProviderErrorKind.Transient)),
+        })
+        {
+            r = pod.Advance(Second).Send(outcome);
+            Assert.Equal(releasing, r.State);
+            Assert.Empty(r.Effects);
+            Assert.True(PodStateMachine.NeedsWatchdog(r.State));
+        }
+
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-1"));
+        Assert.Equal(PodStage.Failed, r.State.Stage);
+        Assert.False(r.State.Releasing);
+        Assert.Null(r.State.InstanceId);
+        Assert.Equal(PodStateMachine.ReasonMaxPendingExceeded, r.State.Reason);
+        Assert.Empty(r.Effects);
+    }
+
+    private static void AssertIgnored(PodLifecycle s, PodEvent e)
+    {
+        var r = Apply(s, e, T0);
+        Assert.Equal(s, r.State);
+        Assert.Empty(r.Effects);
+        Assert.Null(r.ErrorCode);
     }
 
     [Fact]
@@ -868,7 +1118,7 @@ public sealed class PodStateMachineScenarioTests
         Assert.Equal("eci-late", r.State.InstanceId);
         Assert.True(PodStateMachine.NeedsWatchdog(r.State));
 
-        r = pod.Advance(Second).Send(new DeleteSucceeded());
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-late"));
         Assert.False(r.State.Releasing);
         Assert.Null(r.State.InstanceId);
     }
@@ -894,6 +1144,51 @@ public sealed class PodStateMachineScenarioTests
 
         r = pod.Advance(Second).Send(new InstanceFound(Instance("eci-late", CG.Running)));
         Assert.Equal(new PodEffect[] { new DeleteInstance("eci-late") }, r.Effects);
+
+        r = pod.Advance(Second).Send(new DeleteSucceeded("eci-late"));
+        Assert.Equal(PodStage.Deleted, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
+    }
+
+    [Fact]
+    public void Deleting_a_pod_that_failed_after_a_create_reports_gone_when_the_lookup_finds_nothing()
+    {
+        var pod = new PodDriver();
+        pod.Send(new Admitted(Settings(FailStrategy.FailFast)));
+        pod.Send(new CreateFailed(Error(ProviderErrorKind.QuotaExceeded)));
+        Assert.Equal(PodStage.Failed, pod.State.Stage);
+        Assert.Equal(1, pod.State.Attempts);
+
+        var r = pod.Advance(Second).Send(new DeletionRequested());
+        Assert.Equal(PodStage.Deleting, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
+        Assert.True(PodStateMachine.NeedsWatchdog(r.State));
+
+        r = pod.Advance(Second).Send(new InstanceMissing());
+        Assert.Equal(PodStage.Deleted, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new ReportGone() }, r.Effects);
+        Assert.DoesNotContain(pod.AllEffects, e => e is DeleteInstance);
+    }
+
+    /// <summary>A failed pod with no instance adopts a late live instance for release, whether it was refused or its create failed; a terminal one is ignored.</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public void Failed_pod_without_an_instance_releases_a_live_one_it_sees_and_ignores_a_terminal_one(int attempts)
+    {
+        var s = Accepted(PodStage.Failed) with { Attempts = attempts, Reason = PodStateMachine.ReasonProviderFailed };
+
+        foreach (var status in new[] { CG.Succeeded, CG.Failed, CG.Expired, CG.ScheduleFailed })
+        {
+            AssertIgnored(s, Observed("eci-late", status));
+        }
+
+        var r = Apply(s, Observed("eci-late", CG.Scheduling), T0);
+        Assert.Equal(s with { InstanceId = "eci-late", Releasing = true }, r.State);
+        Assert.Equal(new PodEffect[] { new DeleteInstance("eci-late") }, r.Effects);
+
+        // Released once: seeing it again while the release is in flight does not delete it twice.
+        AssertIgnored(r.State, Observed("eci-late", CG.Running));
     }
 
     // ── Watchdog ────────────────────────────────────────────────────────────────────────────

@@ -1,0 +1,56 @@
+using Spectre.Console;
+using VNodeMesh.LoadTest.Burst;
+
+namespace VNodeMesh.Tests.LoadTest;
+
+[CollectionDefinition(nameof(BurstScenarioTests), DisableParallelization = true)]
+public sealed class BurstCollection;
+
+/// <summary>The burst tool measures the whole process, so it runs alone.</summary>
+[Collection(nameof(BurstScenarioTests))]
+public sealed class BurstScenarioTests
+{
+    [Fact]
+    public async Task A_small_burst_on_two_silos_reports_every_pod_running()
+    {
+        var settings = new BurstSettings
+        {
+            Pods = 300,
+            Silos = 2,
+            Quota = BurstSettings.ParseQuota("unlimited"),
+            ZeroLatency = true,
+            Timeout = TimeSpan.FromSeconds(90),
+        };
+        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+
+        Assert.Equal(300, report.Running);
+        Assert.Equal(0, report.Lost);
+        Assert.Equal(0, report.DuplicateInstances);
+        Assert.Equal(300, report.ProviderCalls.Create);
+        Assert.True(report.PodsPerSecond > 0);
+        Assert.True(report.StartupLatencyMs.P50 > 0 && report.StartupLatencyMs.P50 <= report.StartupLatencyMs.Max);
+        Assert.Null(report.QuotaEfficiency);
+        Assert.Contains("\"duplicateInstances\": 0", report.ToJson());
+    }
+
+    [Theory]
+    [InlineData("100/20", 100, 20.0)]
+    [InlineData("5/0.5", 5, 0.5)]
+    public void Quota_is_parsed(string text, int burst, double perSecond)
+    {
+        var quota = BurstSettings.ParseQuota(text);
+        Assert.Equal(burst, quota.Burst);
+        Assert.Equal(perSecond, quota.PerSecond);
+        Assert.False(quota.Unlimited);
+    }
+
+    [Theory]
+    [InlineData("100")]
+    [InlineData("0/20")]
+    [InlineData("a/b")]
+    public void A_bad_quota_is_refused_with_its_text(string text)
+    {
+        var error = Assert.Throws<FormatException>(() => BurstSettings.ParseQuota(text));
+        Assert.Contains(text, error.Message);
+    }
+}
