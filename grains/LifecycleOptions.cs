@@ -40,7 +40,7 @@ public sealed class VirtualNodeOptions
 
     /// <summary>How far each poll looks back beyond the previous one, so a slow page or clock skew loses nothing.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
-    public TimeSpan PollOverlap { get; set; } = TimeSpan.FromSeconds(2);
+    public TimeSpan PollOverlap { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How far the first poll after an activation looks back (the provider keeps terminal instances an hour).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]

@@ -1,19 +1,12 @@
 namespace VNodeMesh.Contracts.Lifecycle;
 
-/// <summary>Pod annotations VNodeMesh reads and writes (prefix <c>k8s.aliyun.com/</c>, as the product).</summary>
+/// <summary>Pod annotations VNodeMesh reads (prefix <c>k8s.aliyun.com/</c>, as the product).</summary>
 public static class PodAnnotations
 {
     public const string Prefix = "k8s.aliyun.com/";
     public const string UseSpecs = Prefix + "eci-use-specs";
     public const string FailStrategy = Prefix + "eci-fail-strategy";
     public const string MaxPendingMinute = Prefix + "eci-max-pending-minute";
-    public const string VSwitch = Prefix + "eci-vswitch";
-    public const string SecurityGroup = Prefix + "eci-security-group";
-    public const string InstanceId = Prefix + "eci-instance-id";
-    public const string InstanceSpec = Prefix + "eci-instance-spec";
-    public const string InstanceZone = Prefix + "eci-instance-zone";
-    public const string RequestId = Prefix + "eci-request-id";
-    public const string ProviderCreate = "ProviderCreate";
 }
 
 /// <summary><c>k8s.aliyun.com/eci-fail-strategy</c>.</summary>

@@ -27,15 +27,6 @@ public enum PodStage : byte
 
 public static class PodStageExtensions
 {
-    public static bool IsTerminal(this PodStage stage) => stage is PodStage.Succeeded or PodStage.Failed or PodStage.Deleted;
-
-    /// <summary>Stages in which the pod waits on VNodeMesh's own work (a create, a retry or a delete).</summary>
-    public static bool HasPendingWork(this PodStage stage) =>
-        stage is PodStage.Creating or PodStage.BackingOff or PodStage.Recovering or PodStage.Deleting;
-
-    /// <summary>Stages that still count against the node's pod capacity.</summary>
-    public static bool HoldsCapacity(this PodStage stage) => stage is not (PodStage.New or PodStage.Deleted);
-
     public static PodPhase ToPodPhase(this PodStage stage) => stage switch
     {
         PodStage.Running or PodStage.Terminating => PodPhase.Running,

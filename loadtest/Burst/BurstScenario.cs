@@ -25,7 +25,6 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         {
             ["VNodeMesh:Nodes:Names:0"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
-            ["VNodeMesh:VirtualNodes:PollInterval"] = settings.ZeroLatency ? "00:00:00.250" : "00:00:01",
         });
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
         await node.GetSummary();

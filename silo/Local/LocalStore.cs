@@ -17,21 +17,5 @@ public sealed class LocalStore
 
     internal string NextETag() => Interlocked.Increment(ref _etag).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Bytes held for grain state, for memory accounting.</summary>
-    public long StateBytes => States.Values.Sum(s => (long)s.Data.Length);
-
-    public int StateCount => States.Count;
-
-    public int ReminderCount
-    {
-        get
-        {
-            lock (Reminders)
-            {
-                return Reminders.Count;
-            }
-        }
-    }
-
     internal sealed record StoredState(byte[] Data, string ETag);
 }

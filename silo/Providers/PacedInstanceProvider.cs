@@ -15,46 +15,52 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
 
     private readonly IInstanceProvider _inner;
     private readonly RateLimiter? _budget;
+    private readonly RateLimiter _describeBudget;
 
     public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota)
     {
         _inner = inner;
-        _budget = quota.Unlimited ? null : CreateBudget(quota);
+        _budget = quota.Unlimited ? null : CreateBudget(quota.Burst, quota.PerSecond);
+        _describeBudget = CreateBudget(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
     }
 
     public string Name => _inner.Name;
 
     public Task<CreateContainerGroupResult> CreateContainerGroupAsync(CreateContainerGroupRequest request, CancellationToken cancellationToken = default) =>
-        Paced("create", ct => _inner.CreateContainerGroupAsync(request, ct), cancellationToken);
+        Paced(_budget, "create", ct => _inner.CreateContainerGroupAsync(request, ct), cancellationToken);
 
     public Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-        Paced("delete", async ct => { await _inner.DeleteContainerGroupAsync(containerGroupId, ct); return true; }, cancellationToken);
+        Paced(_budget, "delete", async ct => { await _inner.DeleteContainerGroupAsync(containerGroupId, ct); return true; }, cancellationToken);
 
     public Task<IReadOnlyList<ContainerGroup>> DescribeContainerGroupStatusAsync(IReadOnlyList<string> containerGroupIds, CancellationToken cancellationToken = default) =>
-        Counted("describeStatus", () => _inner.DescribeContainerGroupStatusAsync(containerGroupIds, cancellationToken));
+        Paced(_describeBudget, "describeStatus", ct => _inner.DescribeContainerGroupStatusAsync(containerGroupIds, ct), cancellationToken);
 
     public Task<ContainerGroupPage> DescribeChangedContainerGroupStatusAsync(ChangedSinceQuery query, CancellationToken cancellationToken = default) =>
-        Counted("describeStatus", () => _inner.DescribeChangedContainerGroupStatusAsync(query, cancellationToken));
+        Paced(_describeBudget, "describeStatus", ct => _inner.DescribeChangedContainerGroupStatusAsync(query, ct), cancellationToken);
 
     public Task<ContainerGroupPage> DescribeContainerGroupsAsync(DescribeContainerGroupsQuery query, CancellationToken cancellationToken = default) =>
         Counted("describeGroups", () => _inner.DescribeContainerGroupsAsync(query, cancellationToken));
 
     public Task<IReadOnlyList<ContainerGroupEvent>> DescribeContainerGroupEventsAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-        Counted("describeEvents", () => _inner.DescribeContainerGroupEventsAsync(containerGroupId, cancellationToken));
+        Paced(_describeBudget, "describeEvents", ct => _inner.DescribeContainerGroupEventsAsync(containerGroupId, ct), cancellationToken);
 
     public Task<string> DescribeContainerLogAsync(string containerGroupId, string containerName, int? tailLines = null, CancellationToken cancellationToken = default) =>
         Counted("describeLog", () => _inner.DescribeContainerLogAsync(containerGroupId, containerName, tailLines, cancellationToken));
 
-    public void Dispose() => _budget?.Dispose();
-
-    private async Task<T> Paced<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    public void Dispose()
     {
-        if (_budget is not null)
+        _budget?.Dispose();
+        _describeBudget.Dispose();
+    }
+
+    private static async Task<T> Paced<T>(RateLimiter? budget, string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        if (budget is not null)
         {
-            using var lease = await _budget.AcquireAsync(1, cancellationToken);
+            using var lease = await budget.AcquireAsync(1, cancellationToken);
             if (!lease.IsAcquired)
             {
-                throw new ThrottledException("Throttling.Client", "the create/delete budget queue is full", TimeSpan.FromSeconds(1));
+                throw new ThrottledException("Throttling.Client", $"the {operation} budget's queue is full", TimeSpan.FromSeconds(1));
             }
         }
 
@@ -76,15 +82,15 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
         }
     }
 
-    /// <summary>A token bucket like the cloud's: <c>Burst</c> tokens, refilled at <c>PerSecond</c>, waiters served in order.</summary>
-    private static TokenBucketRateLimiter CreateBudget(ProviderQuotaOptions quota)
+    /// <summary>A token bucket like the cloud's: <paramref name="burst"/> tokens, refilled at <paramref name="perSecond"/>, waiters served in order.</summary>
+    private static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
     {
-        var period = TimeSpan.FromSeconds(Math.Max(0.01, 1 / quota.PerSecond));
+        var period = TimeSpan.FromSeconds(Math.Max(0.01, 1 / perSecond));
         return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = quota.Burst,
+            TokenLimit = burst,
             ReplenishmentPeriod = period,
-            TokensPerPeriod = Math.Max(1, (int)Math.Round(quota.PerSecond * period.TotalSeconds)),
+            TokensPerPeriod = Math.Max(1, (int)Math.Round(perSecond * period.TotalSeconds)),
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
             AutoReplenishment = true,

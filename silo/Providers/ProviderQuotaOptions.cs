@@ -3,8 +3,8 @@ using System.ComponentModel.DataAnnotations;
 namespace VNodeMesh.Silo.Providers;
 
 /// <summary>
-/// The cloud account's create/delete budget (section <c>VNodeMesh:Provider:Quota</c>). VNodeMesh
-/// spends it evenly itself rather than learning it from throttled calls.
+/// The cloud account's API budgets (section <c>VNodeMesh:Provider:Quota</c>). VNodeMesh spends them
+/// evenly itself rather than learning them from throttled calls.
 /// </summary>
 public sealed class ProviderQuotaOptions
 {
@@ -16,6 +16,10 @@ public sealed class ProviderQuotaOptions
     [Range(0.01, 1_000_000)]
     public double PerSecond { get; set; } = 20;
 
-    /// <summary>No client-side pacing (an account without a create budget, or a simulator without one).</summary>
+    /// <summary>No client-side pacing of creates and deletes (an account without a create budget, or a simulator without one).</summary>
     public bool Unlimited { get; set; }
+
+    /// <summary>DescribeContainerGroupStatus and DescribeContainerGroupEvents calls the account may make per minute.</summary>
+    [Range(60, 10_000_000)]
+    public int DescribePerMinute { get; set; } = 10_000;
 }
