@@ -13,6 +13,7 @@ public sealed partial class PodGrain(
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
+    Microsoft.Extensions.Hosting.IHostApplicationLifetime silo,
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
@@ -182,24 +183,24 @@ public sealed partial class PodGrain(
         {
             case CreateInstance create when state.State.Manifest is { } pod:
                 var request = new CreateContainerGroupRequest(ClientToken(pod.Uid), ContainerGroupName(pod), _pod ??= pod.ToPod(), create.Spec, Tags(pod));
-                Background(async () => new CreateSucceeded(await provider.CreateContainerGroupAsync(request)), static e => new CreateFailed(e));
+                Background(async ct => new CreateSucceeded(await provider.CreateContainerGroupAsync(request, ct)), static e => new CreateFailed(e));
                 break;
             case CreateInstance:
                 await ApplyAsync(new CreateFailed(new ProviderError(ProviderErrorKind.InvalidSpec, "ManifestMissing", "the pod's manifest was not kept, so its instance cannot be created")));
                 break;
             case LookupInstance:
                 var byUid = new DescribeContainerGroupsQuery(Tags: new Dictionary<string, string> { [ContainerGroupTags.PodUid] = this.GetPrimaryKey().ToString() });
-                Background(async () =>
+                Background(async ct =>
                 {
-                    var page = await provider.DescribeContainerGroupsAsync(byUid);
+                    var page = await provider.DescribeContainerGroupsAsync(byUid, ct);
                     var found = page.Items.FirstOrDefault(i => !i.Status.IsTerminal()) ?? page.Items.FirstOrDefault();
                     return found is null ? new InstanceMissing() : new InstanceFound(found);
                 }, static e => new LookupFailed(e));
                 break;
             case DeleteInstance delete:
-                Background(async () =>
+                Background(async ct =>
                 {
-                    await provider.DeleteContainerGroupAsync(delete.InstanceId);
+                    await provider.DeleteContainerGroupAsync(delete.InstanceId, ct);
                     return new DeleteSucceeded(delete.InstanceId);
                 }, e => new DeleteFailed(delete.InstanceId, e));
                 break;
@@ -219,22 +220,28 @@ public sealed partial class PodGrain(
 
     /// <summary>
     /// Runs a provider call on the thread pool, outside the grain's turn; its outcome comes back
-    /// as a message, so it is applied in order with everything else.
+    /// as a message, so it is applied in order with everything else. When this silo stops, the call
+    /// is abandoned: the pod's watchdog resumes it elsewhere, looking for an instance first.
     /// </summary>
-    private void Background(Func<Task<PodEvent>> call, Func<ProviderError, PodEvent> failed)
+    private void Background(Func<CancellationToken, Task<PodEvent>> call, Func<ProviderError, PodEvent> failed)
     {
         var self = this.AsReference<IPodGrain>();
         var podUid = this.GetPrimaryKey();
+        var stopping = silo.ApplicationStopping;
         Task.Run(async () =>
         {
             PodEvent outcome;
             try
             {
-                outcome = await call();
+                outcome = await call(stopping);
             }
             catch (ProviderException ex)
             {
                 outcome = failed(ex.Error);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
             }
             catch (Exception ex)
             {
@@ -242,20 +249,20 @@ public sealed partial class PodGrain(
                 outcome = failed(new ProviderError(ProviderErrorKind.Transient, "InternalError", ex.Message));
             }
 
-            for (var attempt = 1; ; attempt++)
+            for (var attempt = 1; !stopping.IsCancellationRequested; attempt++)
             {
                 try
                 {
                     await self.OnProviderOutcome(outcome);
                     return;
                 }
-                catch (Exception ex) when (attempt < OutcomeDeliveryAttempts)
+                catch (Exception ex) when (attempt < OutcomeDeliveryAttempts && !stopping.IsCancellationRequested)
                 {
                     LogOutcomeRedelivered(ex, podUid, attempt);
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt));
+                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), CancellationToken.None);
                 }
             }
-        }).Ignore();
+        }, CancellationToken.None).Ignore();
     }
 
     private async Task SetWatchdogAsync(bool wanted)

@@ -93,7 +93,8 @@ public sealed class LocalSiloCluster : IAsyncDisposable
         }
     }
 
-    private static int[] FreePorts(int count)
+    /// <summary>Ports free on 127.0.0.1 right now.</summary>
+    public static int[] FreePorts(int count)
     {
         var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
         listeners.ForEach(l => l.Start());

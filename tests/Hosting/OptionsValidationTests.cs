@@ -1,9 +1,8 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using VNodeMesh.LoadTest.Burst;
 using VNodeMesh.Silo.Hosting;
 
 namespace VNodeMesh.Tests.Hosting;
@@ -23,20 +22,11 @@ public sealed class OptionsValidationTests
         {
             [key] = value,
         });
-        var ports = FreePorts();
+        var ports = LocalSiloCluster.FreePorts(2);
         builder.UseOrleans(silo => silo.UseLocalStore().UseLocalhostClustering(ports[0], ports[1]).AddVNodeMesh(builder.Configuration));
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains(name, error.Message);
-    }
-
-    private static int[] FreePorts()
-    {
-        var listeners = new[] { new TcpListener(IPAddress.Loopback, 0), new TcpListener(IPAddress.Loopback, 0) };
-        Array.ForEach(listeners, l => l.Start());
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        Array.ForEach(listeners, l => l.Stop());
-        return ports;
     }
 }
