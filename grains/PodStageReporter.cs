@@ -3,8 +3,10 @@ namespace VNodeMesh.Grains;
 /// <summary>
 /// Coalesces the stage changes of this silo's pod grains into one message per virtual node per
 /// interval, so a burst costs the node grain a handful of calls instead of several per pod.
+/// The last batch goes out while the silo stops, after its grains are gone and before its
+/// services are disposed.
 /// </summary>
-public sealed class PodStageReporter : IDisposable
+public sealed class PodStageReporter : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(50);
 
@@ -52,9 +54,13 @@ public sealed class PodStageReporter : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _timer.Dispose();
-        Flush();
-    }
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(PodStageReporter), ServiceLifecycleStage.RuntimeGrainServices, _ => Task.CompletedTask, _ =>
+        {
+            _timer.Dispose();
+            Flush();
+            return Task.CompletedTask;
+        });
+
+    public void Dispose() => _timer.Dispose();
 }

@@ -28,6 +28,7 @@ public static class SiloBuilderExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PodStageReporter>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PodStageReporter>());
         services.TryAddSingleton<SimulatedCloud>();
         services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
             sp.GetRequiredService<SimulatedCloud>(), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
