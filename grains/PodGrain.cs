@@ -1,5 +1,6 @@
 using System.Text;
 using VNodeMesh.Grains.Lifecycle;
+using VNodeMesh.Grains.Cluster;
 
 namespace VNodeMesh.Grains;
 
@@ -13,6 +14,7 @@ public sealed partial class PodGrain(
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
+    IPodMirror mirror,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime silo,
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
@@ -25,6 +27,8 @@ public sealed partial class PodGrain(
     private IGrainReminder? _watchdogReminder;
     // The manifest as a pod, kept from admission until its instance is created so it is parsed once.
     private k8s.Models.V1Pod? _pod;
+    // What the pod's API status was last asked to show by this activation.
+    private PodView? _published;
 
     private PodLifecycle Lifecycle => state.State.Lifecycle;
 
@@ -113,16 +117,18 @@ public sealed partial class PodGrain(
         var before = Lifecycle;
         var context = new LifecycleContext(time.GetUtcNow(), Random.Shared.NextDouble(), _retry);
         var result = PodStateMachine.Apply(before, e, context);
-        if (result.State.Equals(before) && result.Effects.Count == 0)
+        var after = result.State;
+        var instance = InstanceAfter(e, after);
+        if (after.Equals(before) && result.Effects.Count == 0 && Equals(instance, state.State.Instance))
         {
             return false;
         }
 
-        var after = result.State;
         using var activity = VNodeMeshTelemetry.ActivitySource.StartActivity("pod " + EventName(e));
         activity?.SetTag("vnodemesh.pod.uid", this.GetPrimaryKey()).SetTag("vnodemesh.pod.from", before.Stage.ToString())
             .SetTag("vnodemesh.pod.to", after.Stage.ToString()).SetTag("vnodemesh.error.code", result.ErrorCode);
         state.State.Lifecycle = after;
+        state.State.Instance = instance;
         if (after.InstanceId is not null)
         {
             state.State.Manifest = null;
@@ -143,6 +149,7 @@ public sealed partial class PodGrain(
             stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));
         }
 
+        Mirror(before, after, e, context.Now);
         await SetWatchdogAsync(PodStateMachine.NeedsWatchdog(after));
         foreach (var effect in result.Effects)
         {
@@ -157,6 +164,69 @@ public sealed partial class PodGrain(
         }
 
         return true;
+    }
+
+    /// <summary>The instance behind the pod after an event: created, observed, or unchanged.</summary>
+    private InstanceView? InstanceAfter(PodEvent e, PodLifecycle after)
+    {
+        var current = state.State.Instance;
+        if (after.InstanceId is not { } id)
+        {
+            return current;
+        }
+
+        current = current?.InstanceId == id ? current : new InstanceView(id);
+        return e switch
+        {
+            CreateSucceeded c when c.Result.ContainerGroupId == id && current.RequestId is null =>
+                current with { RequestId = c.Result.RequestId, ZoneId = c.Result.ZoneId ?? current.ZoneId, Spec = c.Result.Spec ?? current.Spec },
+            InstanceFound f when f.Instance.ContainerGroupId == id => current.With(f.Instance),
+            InstanceObserved o when o.Instance.ContainerGroupId == id => current.With(o.Instance),
+            _ => current,
+        };
+    }
+
+    /// <summary>Tells the cluster what changed: the pod's status, Events worth an owner's attention, its removal.</summary>
+    private void Mirror(PodLifecycle before, PodLifecycle after, PodEvent e, DateTimeOffset now)
+    {
+        if (state.State is not { Namespace: { } ns, Name: { } name })
+        {
+            return;
+        }
+
+        var pod = new PodReference(this.GetPrimaryKey(), ns, name);
+        var instance = state.State.Instance;
+        switch (e)
+        {
+            case CreateSucceeded when instance is not null && before.InstanceId is null:
+                mirror.Record(pod, PodNote.Created(instance));
+                break;
+            case CreateFailed when after.Stage == PodStage.BackingOff && after.Reason is { } reason:
+                mirror.Record(pod, PodNote.Retrying(reason, after.Message, after.Attempts));
+                break;
+            case DeleteSucceeded deleted when after.Stage == PodStage.Deleted:
+                mirror.Record(pod, PodNote.Deleted(deleted.InstanceId));
+                break;
+        }
+
+        if (after.Stage == PodStage.Failed && before.Stage != PodStage.Failed && after.InstanceId is null && after.Reason is { } failure)
+        {
+            mirror.Record(pod, PodNote.Failed(failure, after.Message));
+        }
+
+        if (after.Stage == PodStage.Deleted)
+        {
+            mirror.Remove(pod);
+        }
+        else if (after.Stage != PodStage.Deleting)
+        {
+            var view = new PodView(now, pod, after.Stage, after.Reason, after.Message, after.AcceptedAt, instance);
+            if (!view.LooksLike(_published))
+            {
+                mirror.Publish(view);
+                _published = view;
+            }
+        }
     }
 
     private void Record(PodLifecycle before, PodLifecycle after, PodEvent e, string? errorCode, DateTimeOffset now)

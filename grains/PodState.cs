@@ -1,4 +1,5 @@
 using VNodeMesh.Grains.Lifecycle;
+using VNodeMesh.Grains.Cluster;
 
 namespace VNodeMesh.Grains;
 
@@ -13,4 +14,6 @@ public sealed class PodState
     /// <summary>Dropped once the instance exists: nothing is ever created from it again.</summary>
     [Id(4)] public PodManifest? Manifest { get; set; }
     [Id(5)] public List<PodTransition> History { get; set; } = [];
+    /// <summary>The instance as last created or observed: what the pod's API status shows.</summary>
+    [Id(6)] public InstanceView? Instance { get; set; }
 }

@@ -1,15 +1,18 @@
 using Orleans.Concurrency;
+using VNodeMesh.Grains.Cluster;
 
 namespace VNodeMesh.Grains;
 
 /// <summary>
 /// One virtual node (key: node name): admits pods against its capacity, accounts for them by stage,
 /// and polls the provider for status changes in batches, fanning them out to the pod grains.
+/// While active it is connected to its cluster (Node, Lease, pod watch) through an <see cref="INodeConnector"/>.
 /// Reentrant so that a poll or a large submission never holds up the pods' stage reports.
 /// </summary>
 [Reentrant]
 public sealed partial class VirtualNodeGrain(
     IInstanceProvider provider,
+    INodeConnector connector,
     IOptions<VirtualNodeOptions> options,
     IOptions<PodLifecycleOptions> podOptions,
     TimeProvider time,
@@ -26,6 +29,7 @@ public sealed partial class VirtualNodeGrain(
     private DateTimeOffset? _lastPollStartedAt;
     private bool _polling;
     private Dictionary<string, string>? _nodeTags;
+    private IAsyncDisposable? _connection;
 
     private string NodeName => this.GetPrimaryKeyString();
 
@@ -38,7 +42,16 @@ public sealed partial class VirtualNodeGrain(
         var interval = options.Value.PollInterval;
         this.RegisterGrainTimer(static (node, ct) => node.PollAsync(ct), this,
             new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = true });
+        _connection = connector.Connect(NodeName, this.AsReference<IVirtualNodeGrain>());
         return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
     }
 
     public async Task<SubmitResult> SubmitPods(IReadOnlyList<PodManifest> pods)

@@ -23,7 +23,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var started = Stopwatch.StartNew();
         await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, provider, new Dictionary<string, string?>
         {
-            ["VNodeMesh:Nodes:Names:0"] = settings.Node,
+            ["VNodeMesh:Nodes:Items:0:Name"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
         });
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);

@@ -17,16 +17,3 @@ public sealed class LocalProfileOptions
     [Range(1, 65535)]
     public int PrimarySiloPort { get; set; } = 11111;
 }
-
-/// <summary>Which virtual nodes this silo cluster serves (section <c>VNodeMesh:Nodes</c>).</summary>
-public sealed class NodesOptions
-{
-    public const string Section = "VNodeMesh:Nodes";
-
-    [MinLength(1)]
-    public string[] Names { get; set; } = ["vnodemesh-virtual-node"];
-
-    /// <summary>How often each node is checked to be active; a node whose silo died comes back on the next check.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
-    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(2);
-}

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
 using VNodeMesh.Grains;
+using VNodeMesh.Grains.Cluster;
 using VNodeMesh.Silo.Local;
 using VNodeMesh.Silo.Providers;
 using VNodeMesh.Silo.Providers.Simulator;
@@ -24,11 +25,15 @@ public static class SiloBuilderExtensions
         services.AddValidatedOptions<ProviderQuotaOptions>(configuration, ProviderQuotaOptions.Section);
         services.AddValidatedOptions<SimulatorOptions>(configuration, "VNodeMesh:" + SimulatorOptions.SectionName);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SimulatorOptions>, SimulatorOptionsValidator>());
-        services.AddValidatedOptions<NodesOptions>(configuration, NodesOptions.Section);
+        services.AddValidatedOptions<NodesOptions>(configuration, NodesOptions.Section)
+            .PostConfigure(o => o.Items = o.Items.Count > 0 ? o.Items : [new() { Name = NodesOptions.DefaultNodeName }]);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NodesOptions>, NodesOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PodStageReporter>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PodStageReporter>());
+        services.TryAddSingleton<IPodMirror, NoPodMirror>();
+        services.TryAddSingleton<INodeConnector, NoNodeConnector>();
         services.TryAddSingleton<SimulatedCloud>();
         services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
             sp.GetRequiredService<SimulatedCloud>(), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
@@ -63,7 +68,7 @@ public static class SiloBuilderExtensions
         return silo;
     }
 
-    private static void AddValidatedOptions<T>(this IServiceCollection services, IConfiguration configuration, string section) where T : class =>
+    private static OptionsBuilder<T> AddValidatedOptions<T>(this IServiceCollection services, IConfiguration configuration, string section) where T : class =>
         services.AddOptions<T>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
 
     private static void Validate<T>(T options) where T : notnull =>

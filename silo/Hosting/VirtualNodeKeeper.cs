@@ -17,7 +17,7 @@ public sealed partial class VirtualNodeKeeper(
         using var timer = new PeriodicTimer(options.Value.KeepAliveInterval, time);
         do
         {
-            foreach (var name in options.Value.Names)
+            foreach (var name in options.Value.Items.Select(n => n.Name))
             {
                 try
                 {

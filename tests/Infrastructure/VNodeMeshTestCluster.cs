@@ -51,7 +51,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         var store = new LocalStore();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["VNodeMesh:Nodes:Names:0"] = Node,
+            ["VNodeMesh:Nodes:Items:0:Name"] = Node,
             ["VNodeMesh:Nodes:KeepAliveInterval"] = "00:00:00.500",
             ["VNodeMesh:Pods:RetryBaseDelay"] = "00:00:00.050",
             ["VNodeMesh:Pods:RetryMaxDelay"] = "00:00:01",

@@ -1,0 +1,210 @@
+using System.Net;
+using System.Threading.Channels;
+using k8s;
+using k8s.Models;
+
+namespace VNodeMesh.Silo.Kubernetes;
+
+/// <summary>
+/// The pods bound to one virtual node: listed, then watched from the list's resourceVersion. A
+/// dropped watch resumes from the last resourceVersion seen; 410 Gone relists and reconciles.
+/// Only what the provider cares about reaches the node grain (a new pod, a deletion): the
+/// status updates VNodeMesh itself writes come back on the watch and are dropped here.
+/// </summary>
+public sealed partial class PodWatch(
+    string node,
+    IKubernetes kubernetes,
+    KubernetesOptions options,
+    TimeProvider time,
+    ILogger logger)
+{
+    private const int ListPageSize = 500;
+
+    /// <summary>What the watch asks of the node grain, in the order the API server told it.</summary>
+    public abstract record Command(Guid Uid);
+
+    public sealed record Submit(Guid Uid, V1Pod Pod) : Command(Uid);
+
+    public sealed record Delete(Guid Uid) : Command(Uid);
+
+    // Pods seen on this node, and whether their deletion was already passed on.
+    private readonly Dictionary<Guid, bool> _known = [];
+    private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new() { SingleReader = true, SingleWriter = true });
+
+    public ChannelReader<Command> Commands => _commands.Reader;
+
+    public long Relists { get; private set; }
+
+    /// <summary>Called after every list with the pods listed, before watching: the reconcile hook.</summary>
+    public Func<IReadOnlyList<V1Pod>, bool, CancellationToken, Task>? Listed { get; init; }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        string? resourceVersion = null;
+        var failures = 0;
+        var first = true;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (resourceVersion is null)
+                {
+                    var (pods, listedAt) = await ListAsync(cancellationToken);
+                    Reconcile(pods);
+                    if (Listed is { } listed)
+                    {
+                        await listed(pods, first, cancellationToken);
+                    }
+
+                    first = false;
+                    resourceVersion = listedAt;
+                }
+
+                resourceVersion = await WatchAsync(resourceVersion, cancellationToken);
+                failures = 0;
+            }
+            catch (WatchExpiredException)
+            {
+                LogRelisting(node, resourceVersion);
+                resourceVersion = null;
+                Relists++;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                failures++;
+                LogWatchFailed(ex, node, failures);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 100 * Math.Pow(2, Math.Min(failures, 10)))), time, cancellationToken);
+            }
+        }
+    }
+
+    private async Task<(List<V1Pod> Pods, string ResourceVersion)> ListAsync(CancellationToken cancellationToken)
+    {
+        var pods = new List<V1Pod>();
+        string? resourceVersion = null;
+        string? continueToken = null;
+        do
+        {
+            var page = await kubernetes.CoreV1.ListPodForAllNamespacesAsync(
+                continueParameter: continueToken, fieldSelector: FieldSelector, limit: ListPageSize, cancellationToken: cancellationToken);
+            resourceVersion ??= page.Metadata.ResourceVersion;
+            pods.AddRange(page.Items);
+            continueToken = page.Metadata.ContinueProperty;
+        }
+        while (!string.IsNullOrEmpty(continueToken));
+
+        return (pods, resourceVersion!);
+    }
+
+    private string FieldSelector => $"spec.nodeName={node}";
+
+    /// <returns>The last resourceVersion seen, to resume from when the server ends the watch.</returns>
+    private async Task<string> WatchAsync(string resourceVersion, CancellationToken cancellationToken)
+    {
+        var expired = false;
+        Exception? error = null;
+        var events = kubernetes.CoreV1.WatchListPodForAllNamespacesAsync(
+            fieldSelector: FieldSelector, resourceVersion: resourceVersion, allowWatchBookmarks: true,
+            timeoutSeconds: options.WatchTimeoutSeconds, onError: ex =>
+        {
+            if (ex.Is(HttpStatusCode.Gone))
+            {
+                expired = true;
+            }
+            else
+            {
+                error = ex;
+            }
+        }, cancellationToken: cancellationToken);
+        await foreach (var (type, pod) in events)
+        {
+            resourceVersion = pod.Metadata?.ResourceVersion ?? resourceVersion;
+            switch (type)
+            {
+                case WatchEventType.Added or WatchEventType.Modified:
+                    Seen(pod);
+                    break;
+                case WatchEventType.Deleted:
+                    Gone(pod);
+                    break;
+            }
+        }
+
+        if (expired)
+        {
+            throw new WatchExpiredException();
+        }
+
+        if (error is not null)
+        {
+            throw error;
+        }
+
+        return resourceVersion;
+    }
+
+    /// <summary>After a (re)list: pods seen for the first time go to their grains; known pods missing from the list were deleted meanwhile.</summary>
+    private void Reconcile(List<V1Pod> pods)
+    {
+        var listed = new HashSet<Guid>();
+        foreach (var pod in pods)
+        {
+            if (Guid.TryParse(pod.Uid(), out var uid))
+            {
+                listed.Add(uid);
+                Seen(pod);
+            }
+        }
+
+        foreach (var uid in _known.Keys.Where(uid => !listed.Contains(uid)).ToList())
+        {
+            _known.Remove(uid);
+            _commands.Writer.TryWrite(new Delete(uid));
+        }
+    }
+
+    private void Seen(V1Pod pod)
+    {
+        if (!Guid.TryParse(pod.Uid(), out var uid))
+        {
+            return;
+        }
+
+        var known = _known.TryGetValue(uid, out var deletionPassedOn);
+        if (pod.Metadata.DeletionTimestamp is not null)
+        {
+            if (!deletionPassedOn)
+            {
+                _known[uid] = true;
+                _commands.Writer.TryWrite(new Delete(uid));
+            }
+        }
+        else if (!known)
+        {
+            _known[uid] = false;
+            // A pod that finished before VNodeMesh saw it has nothing to run; it must never run twice.
+            if (pod.Status?.Phase is not ("Succeeded" or "Failed"))
+            {
+                _commands.Writer.TryWrite(new Submit(uid, pod));
+            }
+        }
+    }
+
+    private void Gone(V1Pod pod)
+    {
+        // Deleted without a grace period (forced): the instance must still go. A pod whose deletion
+        // was passed on is gone because VNodeMesh removed it, after its instance.
+        if (Guid.TryParse(pod.Uid(), out var uid) && _known.Remove(uid, out var deletionPassedOn) && !deletionPassedOn)
+        {
+            _commands.Writer.TryWrite(new Delete(uid));
+        }
+    }
+
+    private sealed class WatchExpiredException : Exception;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Virtual node {Node}: watch from resourceVersion {ResourceVersion} expired (410 Gone); relisting")]
+    private partial void LogRelisting(string node, string? resourceVersion);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: pod watch failed ({Failures} in a row); retrying")]
+    private partial void LogWatchFailed(Exception exception, string node, int failures);
+}
