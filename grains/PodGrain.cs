@@ -38,6 +38,9 @@ public sealed partial class PodGrain(
         {
             // Whatever was in flight when the previous activation ended may or may not have happened.
             _watchdog = PodStateMachine.NeedsWatchdog(Lifecycle);
+            // A write lost with the previous activation's silo is made again; if the pod changes
+            // at once, the writer keeps only the newer status.
+            Publish(time.GetUtcNow());
             await ApplyAsync(new Reactivated());
         }
     }
@@ -218,14 +221,32 @@ public sealed partial class PodGrain(
         {
             mirror.Remove(pod);
         }
-        else if (after.Stage != PodStage.Deleting)
+        else
         {
-            var view = new PodView(now, pod, after.Stage, after.Reason, after.Message, after.AcceptedAt, instance);
-            if (!view.LooksLike(_published))
-            {
-                mirror.Publish(view);
-                _published = view;
-            }
+            Publish(now);
+        }
+    }
+
+    /// <summary>Asks for the pod's API status to show its lifecycle, unless it already was asked to look that way.</summary>
+    private void Publish(DateTimeOffset now)
+    {
+        var s = state.State;
+        if (s is not { Namespace: { } ns, Name: { } name } || s.Lifecycle.Stage is PodStage.New or PodStage.Deleting or PodStage.Deleted)
+        {
+            return;
+        }
+
+        if (s.Instance is null && s.Lifecycle.Reason is null && s.Lifecycle.Stage.ToPodPhase() == PodPhase.Pending)
+        {
+            return; // a create on its way with nothing to report: the pod looks as it did when it was bound
+        }
+
+        var view = new PodView(now, new PodReference(this.GetPrimaryKey(), ns, name), s.Lifecycle.Stage, s.Lifecycle.Reason,
+            s.Lifecycle.Message, s.Lifecycle.AcceptedAt, s.Instance);
+        if (!view.LooksLike(_published))
+        {
+            mirror.Publish(view);
+            _published = view;
         }
     }
 

@@ -79,6 +79,17 @@ public sealed partial class PodStatusWriter(
         _ready.Writer.TryWrite(write.Pod.Uid);
     }
 
+    /// <summary>A stopping silo first writes what its pods asked for, for as long as the host allows.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        while (Backlog > 0 && !cancellationToken.IsCancellationRequested)
+        {
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        await base.StopAsync(cancellationToken);
+    }
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;

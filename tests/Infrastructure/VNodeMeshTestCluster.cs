@@ -37,7 +37,8 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         SimulatorOptions? cloudOptions = null,
         ProviderQuotaOptions? quota = null,
         IReadOnlyDictionary<string, string?>? settings = null,
-        short silos = 2)
+        short silos = 2,
+        SimulatedCloud? cloud = null)
     {
         var time = new ShiftedTimeProvider();
         cloudOptions ??= SimulatorOptions.ZeroLatency();
@@ -46,7 +47,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
             cloudOptions.QuotaUnlimited = true; // a test that is not about the budget should not meet it
         }
 
-        var cloud = new SimulatedCloud(cloudOptions, time);
+        cloud ??= new SimulatedCloud(cloudOptions, time);
         var provider = new PacedInstanceProvider(cloud, quota ?? new ProviderQuotaOptions { Unlimited = true });
         var store = new LocalStore();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -65,7 +66,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
             silo.Services.AddSingleton(store);
             silo.Services.AddSingleton<IInstanceProvider>(provider);
             silo.Services.AddSingleton<TimeProvider>(time);
-            silo.UseLocalStore().AddVNodeMesh(configuration);
+            silo.UseLocalStore().AddVNodeMesh(configuration).UseKubernetes(configuration);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();
