@@ -30,6 +30,7 @@ public static class KubernetesBridgeExtensions
                 : KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig),
             new ApiRequestMetrics()));
         services.AddSingleton<WriteBudget>();
+        services.AddSingleton<EventBudget>();
         services.AddSingleton<PodEventRecorder>();
         services.AddHostedService(sp => sp.GetRequiredService<PodEventRecorder>());
         services.AddSingleton<PodStatusWriter>();

@@ -40,12 +40,19 @@ public sealed class KubernetesOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00")]
     public TimeSpan NodeStatusInterval { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>Client-side budget of this silo's pod writes (status, annotations, Events, deletions), per second.</summary>
+    /// <summary>Client-side budget of this silo's pod writes (status with annotations, deletions), per second.</summary>
     [Range(1, 100_000)]
     public double WriteQps { get; set; } = 200;
 
     [Range(1, 100_000)]
     public int WriteBurst { get; set; } = 400;
+
+    /// <summary>Client-side budget of this silo's Event writes, apart from the status writes.</summary>
+    [Range(1, 100_000)]
+    public double EventQps { get; set; } = 50;
+
+    [Range(1, 100_000)]
+    public int EventBurst { get; set; } = 100;
 
     /// <summary>Pod writes in flight at once.</summary>
     [Range(1, 1024)]

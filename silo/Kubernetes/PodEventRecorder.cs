@@ -12,7 +12,7 @@ namespace VNodeMesh.Silo.Kubernetes;
 /// </summary>
 public sealed partial class PodEventRecorder(
     IKubernetes kubernetes,
-    WriteBudget budget,
+    EventBudget budget,
     IOptions<KubernetesOptions> options,
     TimeProvider time,
     ILogger<PodEventRecorder> logger) : BackgroundService

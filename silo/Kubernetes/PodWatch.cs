@@ -130,6 +130,7 @@ public sealed partial class PodWatch(
             }
         }
 
+        LogWatchEnded(node, resourceVersion, error?.Message);
         if (expired)
         {
             throw new WatchExpiredException();
@@ -204,6 +205,10 @@ public sealed partial class PodWatch(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Virtual node {Node}: watch from resourceVersion {ResourceVersion} expired (410 Gone); relisting")]
     private partial void LogRelisting(string node, string? resourceVersion);
+
+    // The API server closes a watch that falls behind a burst; it is resumed from where it was.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Virtual node {Node}: watch ended at resourceVersion {ResourceVersion} ({Error}); resuming")]
+    private partial void LogWatchEnded(string node, string? resourceVersion, string? error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: pod watch failed ({Failures} in a row); retrying")]
     private partial void LogWatchFailed(Exception exception, string node, int failures);

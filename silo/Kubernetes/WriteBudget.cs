@@ -6,17 +6,21 @@ namespace VNodeMesh.Silo.Kubernetes;
 /// This silo's client-side budget of pod writes (QPS and burst, as client-go's rate limiter). Node
 /// and Lease writes do not spend it: a status storm must never let the node's heartbeat lapse.
 /// </summary>
-public sealed class WriteBudget : IDisposable
+public class WriteBudget : IDisposable
 {
     private readonly TokenBucketRateLimiter _limiter;
 
     public WriteBudget(IOptions<KubernetesOptions> options)
+        : this(options.Value.WriteQps, options.Value.WriteBurst)
     {
-        var qps = options.Value.WriteQps;
+    }
+
+    protected WriteBudget(double qps, int burst)
+    {
         var period = qps >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1 / qps);
         _limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
-            TokenLimit = options.Value.WriteBurst,
+            TokenLimit = burst,
             TokensPerPeriod = Math.Max(1, (int)Math.Round(qps * period.TotalSeconds)),
             ReplenishmentPeriod = period,
             QueueLimit = int.MaxValue,
@@ -32,3 +36,9 @@ public sealed class WriteBudget : IDisposable
 
     public void Dispose() => _limiter.Dispose();
 }
+
+/// <summary>
+/// The budget of Event writes, apart from the status budget: during a burst Events wait (aggregated)
+/// rather than slow down the status writes that bring pods to Running.
+/// </summary>
+public sealed class EventBudget(IOptions<KubernetesOptions> options) : WriteBudget(options.Value.EventQps, options.Value.EventBurst);
