@@ -13,10 +13,19 @@ var throttleFaults = new Option<double>("--throttle-faults") { Description = "Ra
 var seed = new Option<int>("--seed") { Description = "Seed of the simulated cloud.", DefaultValueFactory = _ => 1 };
 var timeout = new Option<double?>("--timeout") { Description = "Seconds before unsettled pods count as lost (default: from the quota)." };
 var killSiloAt = new Option<double?>("--kill-silo-at") { Description = "Kill silo 1 when this fraction of the pods is settled (needs --silos 2 or more)." };
+var kubernetes = new Option<bool>("--kubernetes") { Description = "Go through a real API server: the silos run the Kubernetes bridge, pods are created through the API, a plain-client baseline is measured too." };
+var kubeconfig = new Option<string?>("--kubeconfig") { Description = "With --kubernetes: the API server's kubeconfig (default: $KUBECONFIG)." };
+var scheduler = new Option<bool>("--scheduler") { Description = "With --kubernetes: leave pods unbound (node selector, toleration) for kube-scheduler to bind." };
+var createConcurrency = new Option<int>("--create-concurrency") { Description = "With --kubernetes: pod creates in flight (baseline status patches too).", DefaultValueFactory = _ => 32 };
+var writeQps = new Option<double>("--write-qps") { Description = "With --kubernetes: the silos' write budget per second (VNodeMesh:Kubernetes:WriteQps), high so the API server is the limit.", DefaultValueFactory = _ => 5000 };
+var writeBurst = new Option<int>("--write-burst") { Description = "With --kubernetes: the silos' write burst (VNodeMesh:Kubernetes:WriteBurst).", DefaultValueFactory = _ => 5000 };
+var writeConcurrency = new Option<int>("--write-concurrency") { Description = "With --kubernetes: the silos' writes in flight (VNodeMesh:Kubernetes:WriteConcurrency).", DefaultValueFactory = _ => 32 };
+var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kubernetes: skip the plain-client baseline." };
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
 {
     pods, silos, report, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt,
+    kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
 };
 burst.SetAction(async (parse, cancellationToken) =>
 {
@@ -40,7 +49,20 @@ burst.SetAction(async (parse, cancellationToken) =>
             Seed = parse.GetValue(seed),
             Timeout = parse.GetValue(timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             KillSiloAt = parse.GetValue(killSiloAt) is { } at ? Rate(at, "--kill-silo-at") : null,
+            Kubernetes = parse.GetValue(kubernetes),
+            Kubeconfig = parse.GetValue(kubeconfig),
+            UseScheduler = parse.GetValue(scheduler),
+            CreateConcurrency = Positive(parse.GetValue(createConcurrency), "--create-concurrency"),
+            WriteQps = Between(parse.GetValue(writeQps), 1, 100_000, "--write-qps"),
+            WriteBurst = (int)Between(parse.GetValue(writeBurst), 1, 100_000, "--write-burst"),
+            WriteConcurrency = (int)Between(parse.GetValue(writeConcurrency), 1, 1024, "--write-concurrency"),
+            Baseline = !parse.GetValue(noBaseline),
         };
+        Option[] kubernetesOnly = [kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline];
+        if (!settings.Kubernetes && kubernetesOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
+        {
+            throw new FormatException($"{given.Name} needs --kubernetes");
+        }
     }
     catch (FormatException ex)
     {
@@ -48,7 +70,19 @@ burst.SetAction(async (parse, cancellationToken) =>
         return 2;
     }
 
-    var result = await new BurstScenario(settings, AnsiConsole.Console).RunAsync(cancellationToken);
+    BurstReport result;
+    try
+    {
+        result = settings.Kubernetes
+            ? await new KubernetesBurstScenario(settings, AnsiConsole.Console).RunAsync(cancellationToken)
+            : await new BurstScenario(settings, AnsiConsole.Console).RunAsync(cancellationToken);
+    }
+    catch (KubernetesUnavailableException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
+    }
+
     var json = result.ToJson();
     Console.WriteLine(json);
     if (settings.ReportPath is { } path)
@@ -64,6 +98,9 @@ return await root.Parse(args).InvokeAsync();
 
 static int Positive(int value, string name) =>
     value > 0 ? value : throw new FormatException($"{name} must be a positive number, not {value}");
+
+static double Between(double value, double min, double max, string name) =>
+    value >= min && value <= max ? value : throw new FormatException($"{name} must be between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}, not {value.ToString(CultureInfo.InvariantCulture)}");
 
 static double Rate(double value, string name) =>
     value is >= 0 and <= 1 ? value : throw new FormatException($"{name} must be between 0 and 1, not {value.ToString(CultureInfo.InvariantCulture)}");

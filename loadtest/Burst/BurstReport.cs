@@ -10,6 +10,27 @@ public sealed record ProviderCallCounts(long Create, long DescribeStatus, long D
 /// <summary>One step of a scenario and how long it took.</summary>
 public sealed record StepReport(string Name, double Seconds);
 
+/// <summary>The silos' client-side budget of pod writes in a <c>--kubernetes</c> run (set high so that the API server is the limit).</summary>
+public sealed record WriteBudgetReport(double Qps, int Burst, int Concurrency);
+
+/// <summary>
+/// The physical limit in the same run: a plain client creates the same number of pods, bound to a
+/// node nobody serves, with the same concurrency, and patches each one's status to Running once.
+/// </summary>
+public sealed record BaselineReport
+{
+    /// <summary>When it ran: "after" the VNodeMesh phase, with the silos still up and the VNodeMesh pods still there.</summary>
+    public string Order { get; init; } = "after";
+    public int Pods { get; init; }
+    public int Running { get; init; }
+    public int Lost { get; init; }
+    public double WallSeconds { get; init; }
+    public double PodsPerSecond { get; init; }
+    public LatencySummary StartupLatencyMs { get; init; } = new(0, 0, 0, 0);
+    /// <summary>The baseline's own requests: a create and a status patch per pod, plus retries.</summary>
+    public IReadOnlyDictionary<string, long> RequestsByVerb { get; init; } = new Dictionary<string, long>();
+}
+
 /// <summary>The burst scenario's report: what happened to every pod, how fast, and at what cost.</summary>
 public sealed record BurstReport
 {
@@ -40,6 +61,28 @@ public sealed record BurstReport
     public int SiloKills { get; init; }
     public IReadOnlyDictionary<string, int> PodsByStage { get; init; } = new Dictionary<string, int>();
     public IReadOnlyList<StepReport> Steps { get; init; } = [];
+
+    /// <summary>Whether pods went through a real API server (<c>--kubernetes</c>); the fields below are null otherwise.</summary>
+    public bool Kubernetes { get; init; }
+    /// <summary>Whether kube-scheduler bound the pods (<c>--scheduler</c>) rather than <c>spec.nodeName</c> at creation.</summary>
+    public bool Scheduler { get; init; }
+    /// <summary>Pod creates (and baseline status patches) in flight at once.</summary>
+    public int? CreateConcurrency { get; init; }
+    public WriteBudgetReport? WriteBudget { get; init; }
+    /// <summary>Requests VNodeMesh made to the API server from the first pod create until its writes settled, by verb.</summary>
+    public IReadOnlyDictionary<string, long>? ApiRequestsByVerb { get; init; }
+    /// <summary>The same, by "verb resource" (e.g. "patch pods/status").</summary>
+    public IReadOnlyDictionary<string, long>? ApiRequestsByVerbAndResource { get; init; }
+    /// <summary>The same, by HTTP status code ("error" when no response came).</summary>
+    public IReadOnlyDictionary<string, long>? ApiRequestsByCode { get; init; }
+    /// <summary>VNodeMesh's writes (create, update, patch, delete of any resource) in that window, divided by the pods.</summary>
+    public double? WritesPerPod { get; init; }
+    /// <summary>Of those, the writes about the pods on their way to Running (pods/status and pods writes, Events), divided by the pods.</summary>
+    public double? WritesToRunningPerPod { get; init; }
+    public double? BaselinePodsPerSecond { get; init; }
+    /// <summary>VNodeMesh's pods per second divided by the baseline's.</summary>
+    public double? BaselineRatio { get; init; }
+    public BaselineReport? Baseline { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

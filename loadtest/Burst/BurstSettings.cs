@@ -21,6 +21,32 @@ public sealed record BurstSettings
     /// <summary>Kill (without a graceful stop) silo 1 once this fraction of the pods has been submitted.</summary>
     public double? KillSiloAt { get; init; }
 
+    /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
+    public bool Kubernetes { get; init; }
+
+    /// <summary>The kubeconfig of that API server; <c>$KUBECONFIG</c> when not given.</summary>
+    public string? Kubeconfig { get; init; }
+
+    /// <summary>Leave pods unbound (node selector and toleration) so that kube-scheduler binds them, instead of setting <c>spec.nodeName</c>.</summary>
+    public bool UseScheduler { get; init; }
+
+    /// <summary>Pod creates in flight at once, in the VNodeMesh phase and in the baseline alike (the baseline's status patches too).</summary>
+    public int CreateConcurrency { get; init; } = 32;
+
+    /// <summary>
+    /// The silos' client-side write budget (<c>VNodeMesh:Kubernetes:WriteQps</c>, <c>WriteBurst</c>): high by default,
+    /// so that the API server, not the budget, is the limit being measured.
+    /// </summary>
+    public double WriteQps { get; init; } = 5000;
+
+    public int WriteBurst { get; init; } = 5000;
+
+    /// <summary>The silos' status writes in flight (<c>VNodeMesh:Kubernetes:WriteConcurrency</c>); the bridge's default.</summary>
+    public int WriteConcurrency { get; init; } = 32;
+
+    /// <summary>Measure the plain-client baseline after the VNodeMesh phase.</summary>
+    public bool Baseline { get; init; } = true;
+
     /// <summary>The time the run may take before pods that got nowhere count as lost.</summary>
     public TimeSpan EffectiveTimeout => Timeout ?? TimeSpan.FromSeconds(120 + (Quota.Unlimited ? Pods / 500.0 : Math.Max(0, Pods - Quota.Burst) / Quota.PerSecond * 1.5));
 

@@ -31,7 +31,8 @@ public sealed class LocalSiloCluster : IAsyncDisposable
     /// <summary>The grain factory of the first (primary) silo, which is never killed.</summary>
     public IGrainFactory Grains => _silos[0]!.Services.GetRequiredService<IGrainFactory>();
 
-    public static async Task<LocalSiloCluster> StartAsync(int count, IInstanceProvider provider, IReadOnlyDictionary<string, string?> settings)
+    /// <param name="kubernetes">Whether the silos get the Kubernetes bridge (<c>UseKubernetes</c>); its settings come from <paramref name="settings"/>.</param>
+    public static async Task<LocalSiloCluster> StartAsync(int count, IInstanceProvider provider, IReadOnlyDictionary<string, string?> settings, bool kubernetes = false)
     {
         var store = new LocalStore();
         var ports = FreePorts(count * 2);
@@ -49,7 +50,14 @@ public sealed class LocalSiloCluster : IAsyncDisposable
             builder.Logging.AddConsole().SetMinimumLevel(LogLevel.Warning).AddFilter("Orleans", LogLevel.Error);
             builder.Services.AddSingleton(store);
             builder.Services.AddSingleton(provider);
-            builder.UseOrleans(silo => silo.UseLocalProfile(builder.Configuration).AddVNodeMesh(builder.Configuration));
+            builder.UseOrleans(silo =>
+            {
+                silo.UseLocalProfile(builder.Configuration).AddVNodeMesh(builder.Configuration);
+                if (kubernetes)
+                {
+                    silo.UseKubernetes(builder.Configuration);
+                }
+            });
             var host = builder.Build();
             await host.StartAsync();
             silos.Add(host);
@@ -57,6 +65,10 @@ public sealed class LocalSiloCluster : IAsyncDisposable
 
         return new LocalSiloCluster(silos, store);
     }
+
+    /// <summary>A service of every running silo (e.g. each silo's Kubernetes status writer).</summary>
+    public IEnumerable<T> Services<T>() where T : notnull =>
+        _silos.OfType<IHost>().Select(h => h.Services.GetService<T>()).OfType<T>();
 
     /// <summary>Ends silo <paramref name="index"/> without a graceful shutdown: its activations are simply lost.</summary>
     public async Task KillAsync(int index)

@@ -1,0 +1,378 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Threading.Channels;
+using HdrHistogram;
+using k8s;
+using k8s.Models;
+using Spectre.Console;
+using VNodeMesh.Silo.Kubernetes;
+using VNodeMesh.Silo.Providers;
+using VNodeMesh.Silo.Providers.Simulator;
+
+namespace VNodeMesh.LoadTest.Burst;
+
+/// <summary>
+/// The burst through a real API server (<c>burst --kubernetes</c>). The silos run with the Kubernetes
+/// bridge and serve one virtual node of this run; the tool creates the pods in a fresh namespace
+/// (bound to that node, or left to kube-scheduler) and times each one from its create request to the
+/// event of its own watch that shows it Running. VNodeMesh's API requests are counted from its
+/// <c>vnodemesh.kubernetes.requests</c> instrument. Then, with everything still up, a plain client
+/// measures the physical limit the same way (the baseline), and everything is removed.
+/// </summary>
+public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole console)
+{
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan NodeReadyTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>The writes of a run are settled when none was counted for this long after the last pod ran...</summary>
+    private static readonly TimeSpan WritesQuiet = TimeSpan.FromSeconds(2);
+
+    /// <summary>...or at the latest this long after it.</summary>
+    private static readonly TimeSpan WritesSettleLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>Names of the objects of one run, unique per run.</summary>
+    private sealed record RunNames(string RunId)
+    {
+        public string Node => $"burst-vn-{RunId}";
+        public string Namespace => $"burst-{RunId}";
+        public string BaselineNode => $"burst-baseline-{RunId}";
+        public string BaselineNamespace => $"burst-baseline-{RunId}";
+    }
+
+    /// <summary>How one phase (VNodeMesh's or the baseline's) went, as the tool's watch saw it.</summary>
+    private sealed record PhaseResult(
+        int Pods, int Created, int Running, IReadOnlyDictionary<string, int> EndedWithoutRunning, int Lost,
+        double WallSeconds, double PodsPerSecond, LatencySummary Latency, double CreateSeconds, IReadOnlyList<string> Errors);
+
+    public async Task<BurstReport> RunAsync(CancellationToken cancellationToken = default)
+    {
+        using var target = await KubernetesTarget.ConnectAsync(settings.Kubeconfig, cancellationToken);
+        var names = new RunNames(Guid.NewGuid().ToString("N")[..8]);
+        console.MarkupLine($"[grey]API server {Markup.Escape(target.Host)}; run {names.RunId}: node {names.Node}, namespace {names.Namespace}[/]");
+
+        var cloud = new SimulatedCloud(settings.SimulatorOptions());
+        using var provider = new PacedInstanceProvider(cloud, settings.Quota);
+        using var metrics = new LifecycleMetrics();
+        var steps = new List<StepReport>();
+        var namespaces = new List<string>();
+        var nodes = new List<string> { names.Node };
+        LocalSiloCluster? cluster = null;
+        try
+        {
+            var started = Stopwatch.StartNew();
+            cluster = await LocalSiloCluster.StartAsync(settings.Silos, provider, SiloSettings(target, names), kubernetes: true);
+            var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(names.Node);
+            await node.GetSummary();
+            steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
+
+            started.Restart();
+            await target.WaitForReadyNodeAsync(names.Node, schedulable: settings.UseScheduler, NodeReadyTimeout, cancellationToken);
+            await target.CreateNamespaceAsync(names.Namespace, names.RunId, cancellationToken);
+            namespaces.Add(names.Namespace);
+            steps.Add(new("node-ready", started.Elapsed.TotalSeconds));
+
+            var baselineBytes = ManagedBytes();
+            var before = metrics.ApiRequests();
+            var (result, peakWorkingSet, kills) = await RunVNodeMeshPhaseAsync(target, names, cluster, node, metrics, steps, cancellationToken);
+            var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
+            var window = Subtract(metrics.ApiRequests(), before);
+            var summary = await node.GetSummary();
+            var cloudStatistics = cloud.Statistics;
+
+            BaselineReport? baseline = null;
+            if (settings.Baseline)
+            {
+                started.Restart();
+                nodes.Add(names.BaselineNode);
+                namespaces.Add(names.BaselineNamespace);
+                baseline = await RunBaselineAsync(target, names, cancellationToken);
+                steps.Add(new("baseline", started.Elapsed.TotalSeconds));
+            }
+
+            return Report(result, window, summary, cloudStatistics, metrics, peakWorkingSet, managedPerPod, kills, baseline, steps);
+        }
+        finally
+        {
+            var cleaning = Stopwatch.StartNew();
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+
+            var problems = await target.CleanUpAsync(namespaces, nodes, CancellationToken.None);
+            foreach (var problem in problems)
+            {
+                console.MarkupLine($"[yellow]clean-up: {Markup.Escape(problem)}[/]");
+            }
+
+            steps.Add(new("clean-up", cleaning.Elapsed.TotalSeconds));
+        }
+    }
+
+    /// <summary>The silos' configuration: the run's virtual node, the bridge on, the write budget out of the way.</summary>
+    private Dictionary<string, string?> SiloSettings(KubernetesTarget target, RunNames names) => new()
+    {
+        ["VNodeMesh:Nodes:Items:0:Name"] = names.Node,
+        // With --scheduler the pods select this run's node by this label, never another virtual node of the cluster.
+        [$"VNodeMesh:Nodes:Items:0:Labels:{BurstPods.RunLabel}"] = names.RunId,
+        ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
+        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.Kubeconfig)}"] = target.Kubeconfig,
+        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteQps)}"] = settings.WriteQps.ToString(CultureInfo.InvariantCulture),
+        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteBurst)}"] = settings.WriteBurst.ToString(CultureInfo.InvariantCulture),
+        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteConcurrency)}"] = settings.WriteConcurrency.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private async Task<(PhaseResult Result, long PeakWorkingSet, int Kills)> RunVNodeMeshPhaseAsync(
+        KubernetesTarget target, RunNames names, LocalSiloCluster cluster, IVirtualNodeGrain node, LifecycleMetrics metrics,
+        List<StepReport> steps, CancellationToken cancellationToken)
+    {
+        await using var watch = await PodPhaseWatch.StartAsync(target.Client, names.Namespace, cancellationToken);
+        var writer = new ApiPodWriter(target.Client, settings.CreateConcurrency);
+        var bindTo = settings.UseScheduler ? null : names.Node;
+        using var creating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var create = writer.CreateAsync(names.Namespace, settings.Pods, i => BurstPods.ForApi(i, names.RunId, names.Namespace, bindTo), null, creating.Token);
+
+        var peakWorkingSet = 0L;
+        var kills = 0;
+        var lastPrint = TimeSpan.Zero;
+        var createdAt = TimeSpan.Zero;
+        while (true)
+        {
+            await Task.Delay(ProgressInterval, cancellationToken);
+            peakWorkingSet = Math.Max(peakWorkingSet, Process.GetCurrentProcess().WorkingSet64);
+            if (create.IsCompleted && createdAt == TimeSpan.Zero)
+            {
+                await create;
+                createdAt = clock.Elapsed;
+            }
+
+            var settled = watch.Settled;
+            if (settings.KillSiloAt is { } killAt && kills == 0 && settings.Silos > 1 && settled >= killAt * settings.Pods)
+            {
+                await cluster.KillAsync(1);
+                kills++;
+                console.MarkupLine($"[yellow]killed silo 1 at {clock.Elapsed.TotalSeconds:0.0}s ({settled} pods settled)[/]");
+            }
+
+            if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(1))
+            {
+                lastPrint = clock.Elapsed;
+                var summary = await node.GetSummary();
+                var stages = string.Join("  ", summary.PodsByStage.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"));
+                var backlog = cluster.Services<PodStatusWriter>().Sum(w => w.Backlog);
+                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] created={writer.Created} running={watch.Running} (watch)  status backlog={backlog}  grains: {stages}");
+            }
+
+            // Pods whose create failed for good can never run: stop waiting for them once every create is done.
+            if ((create.IsCompleted && settled >= writer.Created) || clock.Elapsed >= settings.EffectiveTimeout)
+            {
+                break;
+            }
+        }
+
+        if (!create.IsCompleted)
+        {
+            // Timed out while still creating: what was not created is lost.
+            await creating.CancelAsync();
+            await Quietly(create);
+            createdAt = clock.Elapsed;
+        }
+
+        steps.Add(new("create", createdAt.TotalSeconds));
+        steps.Add(new("await-running", (clock.Elapsed - createdAt).TotalSeconds));
+
+        // Writes that follow Running (Events, a late status) still belong to the run: wait until they stop.
+        var settleClock = Stopwatch.StartNew();
+        await SettleWritesAsync(metrics, cancellationToken);
+        steps.Add(new("settle-writes", settleClock.Elapsed.TotalSeconds));
+        return (Measure(writer, watch), peakWorkingSet, kills);
+    }
+
+    private static async Task SettleWritesAsync(LifecycleMetrics metrics, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.StartNew();
+        var last = PodWrites(metrics);
+        var quietSince = Stopwatch.StartNew();
+        while (started.Elapsed < WritesSettleLimit && quietSince.Elapsed < WritesQuiet)
+        {
+            await Task.Delay(250, cancellationToken);
+            var now = PodWrites(metrics);
+            if (now != last)
+            {
+                last = now;
+                quietSince.Restart();
+            }
+        }
+    }
+
+    private static long PodWrites(LifecycleMetrics metrics) => metrics.ApiRequests().Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
+
+    /// <summary>
+    /// The physical limit: a plain client creates the same number of pods bound to a node nobody
+    /// serves, as many in flight, and patches each one's status to Running once as soon as it is
+    /// created (the patches as many in flight again); timed by its own watch, as the VNodeMesh phase.
+    /// </summary>
+    private async Task<BaselineReport> RunBaselineAsync(KubernetesTarget target, RunNames names, CancellationToken cancellationToken)
+    {
+        await target.Client.CoreV1.CreateNodeAsync(new V1Node
+        {
+            Metadata = new V1ObjectMeta { Name = names.BaselineNode, Labels = new Dictionary<string, string> { [BurstPods.RunLabel] = names.RunId } },
+            // Nothing else is ever scheduled there.
+            Spec = new V1NodeSpec { Taints = [new V1Taint { Key = BurstPods.RunLabel, Value = "baseline", Effect = "NoSchedule" }] },
+        }, cancellationToken: cancellationToken);
+        await target.CreateNamespaceAsync(names.BaselineNamespace, names.RunId, cancellationToken);
+        await using var watch = await PodPhaseWatch.StartAsync(target.Client, names.BaselineNamespace, cancellationToken);
+
+        console.MarkupLine($"[grey]baseline: {settings.Pods} pods bound to {names.BaselineNode} in {names.BaselineNamespace}, created and patched Running by a plain client[/]");
+        var writer = new ApiPodWriter(target.Client, settings.CreateConcurrency);
+        var created = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+        using var writing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clock = Stopwatch.StartNew();
+        var create = writer.CreateAsync(names.BaselineNamespace, settings.Pods,
+            i => BurstPods.ForApi(i, names.RunId, names.BaselineNamespace, names.BaselineNode), created.Writer, writing.Token);
+        var patch = writer.PatchRunningAsync(names.BaselineNamespace, created.Reader, writing.Token);
+        var lastPrint = TimeSpan.Zero;
+        while (true)
+        {
+            await Task.Delay(ProgressInterval, cancellationToken);
+            if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(1))
+            {
+                lastPrint = clock.Elapsed;
+                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] baseline created={writer.Created} running={watch.Running} (watch)");
+            }
+
+            if ((create.IsCompleted && patch.IsCompleted && watch.Settled >= writer.Created) || clock.Elapsed >= settings.EffectiveTimeout)
+            {
+                break;
+            }
+        }
+
+        await writing.CancelAsync();
+        await Quietly(create);
+        await Quietly(patch);
+        var result = Measure(writer, watch);
+        foreach (var error in result.Errors)
+        {
+            console.MarkupLine($"[yellow]baseline: {Markup.Escape(error)}[/]");
+        }
+
+        return new BaselineReport
+        {
+            Order = "after",
+            Pods = result.Pods,
+            Running = result.Running,
+            Lost = result.Lost,
+            WallSeconds = result.WallSeconds,
+            PodsPerSecond = result.PodsPerSecond,
+            StartupLatencyMs = result.Latency,
+            RequestsByVerb = writer.Requests,
+        };
+    }
+
+    /// <summary>Latency per pod from its create request to the watch event showing it Running; pods/s over first create → last Running.</summary>
+    private PhaseResult Measure(ApiPodWriter writer, PodPhaseWatch watch)
+    {
+        var histogram = new LongHistogram(1, 24L * 3600 * 1000, 3);
+        foreach (var (name, createdAt) in writer.CreatedAt)
+        {
+            if (watch.TryGetRunningAt(name, out var runningAt))
+            {
+                histogram.RecordValue(Math.Max(1, Milliseconds(runningAt - createdAt)));
+            }
+        }
+
+        var running = watch.Running;
+        var ended = watch.EndedWithoutRunning;
+        var wall = running > 0 && writer.FirstCreateAt != 0 ? (watch.LastRunningAt - writer.FirstCreateAt) / (double)Stopwatch.Frequency : 0;
+        var createSeconds = writer.FirstCreateAt != 0 && writer.LastCreatedAt != 0 ? (writer.LastCreatedAt - writer.FirstCreateAt) / (double)Stopwatch.Frequency : 0;
+        var latency = histogram.TotalCount == 0
+            ? new LatencySummary(0, 0, 0, 0)
+            : new LatencySummary(histogram.GetValueAtPercentile(50), histogram.GetValueAtPercentile(90), histogram.GetValueAtPercentile(99), histogram.GetMaxValue());
+        return new PhaseResult(
+            settings.Pods, writer.Created, running, ended, settings.Pods - running - ended.Values.Sum(),
+            Math.Round(wall, 3), wall > 0 ? Math.Round(running / wall, 1) : 0, latency, Math.Round(createSeconds, 3), writer.Errors);
+    }
+
+    /// <summary>Awaits writes that were cancelled at the deadline; what they did not do shows as lost pods.</summary>
+    private static async Task Quietly(Task task)
+    {
+        try
+        {
+            await task;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static long Milliseconds(long ticks) => (long)Math.Round(ticks * 1000.0 / Stopwatch.Frequency);
+
+    private static Dictionary<ApiRequestKind, long> Subtract(IReadOnlyDictionary<ApiRequestKind, long> after, IReadOnlyDictionary<ApiRequestKind, long> before) =>
+        after.Select(p => (p.Key, Count: p.Value - before.GetValueOrDefault(p.Key))).Where(p => p.Count > 0).ToDictionary(p => p.Key, p => p.Count);
+
+    private BurstReport Report(PhaseResult result, Dictionary<ApiRequestKind, long> requests, VirtualNodeSummary summary, SimulatorStatistics cloud,
+        LifecycleMetrics metrics, long peakWorkingSet, double managedPerPod, int kills, BaselineReport? baseline, List<StepReport> steps)
+    {
+        foreach (var error in result.Errors)
+        {
+            console.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
+        }
+
+        var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
+        var allowed = settings.Quota.Burst + settings.Quota.PerSecond * window;
+        double? efficiency = settings.Quota.Unlimited ? null : cloud.InstancesCreated / allowed;
+        var writes = requests.Where(p => p.Key.IsWrite).Sum(p => p.Value);
+        var podWrites = requests.Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
+        static Dictionary<string, long> By(Dictionary<ApiRequestKind, long> requests, Func<ApiRequestKind, string> key) =>
+            requests.GroupBy(p => key(p.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
+        return new BurstReport
+        {
+            Scenario = "burst-kubernetes",
+            Pods = settings.Pods,
+            Silos = settings.Silos,
+            Quota = settings.QuotaText,
+            Latency = settings.ZeroLatency ? "zero" : "realistic",
+            Faults = settings.TransientFaultRate,
+            Seed = settings.Seed,
+            Running = result.Running,
+            Succeeded = result.EndedWithoutRunning.GetValueOrDefault("Succeeded"),
+            Failed = result.EndedWithoutRunning.GetValueOrDefault("Failed"),
+            Lost = result.Lost,
+            DuplicateInstances = cloud.DuplicateInstances,
+            WallSeconds = result.WallSeconds,
+            PodsPerSecond = result.PodsPerSecond,
+            StartupLatencyMs = result.Latency,
+            ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
+                cloud.CreateThrottled + cloud.DeleteThrottled),
+            Retries = metrics.Retries,
+            PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
+            ManagedBytesPerPod = Math.Round(managedPerPod),
+            CreateWindowSeconds = Math.Round(window, 3),
+            QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
+            SiloKills = kills,
+            PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),
+            Steps = steps,
+            Kubernetes = true,
+            Scheduler = settings.UseScheduler,
+            CreateConcurrency = settings.CreateConcurrency,
+            WriteBudget = new(settings.WriteQps, settings.WriteBurst, settings.WriteConcurrency),
+            ApiRequestsByVerb = By(requests, k => k.Verb),
+            ApiRequestsByVerbAndResource = By(requests, k => $"{k.Verb} {k.Resource}"),
+            ApiRequestsByCode = By(requests, k => k.Code),
+            WritesPerPod = Math.Round(writes / (double)settings.Pods, 3),
+            WritesToRunningPerPod = Math.Round(podWrites / (double)settings.Pods, 3),
+            BaselinePodsPerSecond = baseline?.PodsPerSecond,
+            BaselineRatio = baseline is { PodsPerSecond: > 0 } b ? Math.Round(result.PodsPerSecond / b.PodsPerSecond, 3) : null,
+            Baseline = baseline,
+        };
+    }
+
+    private static long ManagedBytes()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+}
