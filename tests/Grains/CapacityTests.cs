@@ -37,7 +37,9 @@ public sealed class CapacityTests
 
     private static async Task WaitForSlotAsync(VNodeMeshTestCluster cluster)
     {
-        for (var i = 0; i < 100 && (await cluster.VirtualNode.GetSummary()).PodsByStage.GetValueOrDefault(PodStage.Running) >= 5; i++)
+        // The slot is free once the deleted pod is gone, not when it starts deleting.
+        for (var i = 0; i < 100 && (await cluster.VirtualNode.GetSummary()).PodsByStage
+                 .Where(s => s.Key is not (PodStage.Succeeded or PodStage.Failed)).Sum(s => s.Value) >= 5; i++)
         {
             await Task.Delay(100);
         }
