@@ -283,6 +283,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     /// <summary>Latency per pod from its create request to the watch event showing it Running; pods/s over first create → last Running.</summary>
     private PhaseResult Measure(ApiPodWriter writer, PodPhaseWatch watch, CpuUsage cpu)
     {
+        console.MarkupLine($"[grey]the tool's watch: {watch.Events} events, {watch.Relists} relists after 410 Gone, {watch.Failures} broken watches resumed[/]");
         var histogram = new LongHistogram(1, 24L * 3600 * 1000, 3);
         foreach (var (name, createdAt) in writer.CreatedAt)
         {
