@@ -29,6 +29,7 @@ public sealed record BaselineReport
     public LatencySummary StartupLatencyMs { get; init; } = new(0, 0, 0, 0);
     /// <summary>The baseline's own requests: a create and a status patch per pod, plus retries.</summary>
     public IReadOnlyDictionary<string, long> RequestsByVerb { get; init; } = new Dictionary<string, long>();
+    public CpuUsage? Cpu { get; init; }
 }
 
 /// <summary>The burst scenario's report: what happened to every pod, how fast, and at what cost.</summary>
@@ -83,6 +84,8 @@ public sealed record BurstReport
     /// <summary>VNodeMesh's pods per second divided by the baseline's.</summary>
     public double? BaselineRatio { get; init; }
     public BaselineReport? Baseline { get; init; }
+    /// <summary>CPU while the pods were created and awaited: this process's cores and the machine's busy share.</summary>
+    public CpuUsage? Cpu { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {

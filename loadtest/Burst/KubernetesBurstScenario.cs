@@ -42,7 +42,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     /// <summary>How one phase (VNodeMesh's or the baseline's) went, as the tool's watch saw it.</summary>
     private sealed record PhaseResult(
         int Pods, int Created, int Running, IReadOnlyDictionary<string, int> EndedWithoutRunning, int Lost,
-        double WallSeconds, double PodsPerSecond, LatencySummary Latency, double CreateSeconds, IReadOnlyList<string> Errors);
+        double WallSeconds, double PodsPerSecond, LatencySummary Latency, double CreateSeconds, IReadOnlyList<string> Errors, CpuUsage Cpu);
 
     public async Task<BurstReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -99,7 +99,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 await cluster.DisposeAsync();
             }
 
-            var problems = await target.CleanUpAsync(namespaces, nodes, CancellationToken.None);
+            var problems = await target.CleanUpAsync(namespaces, nodes, settings.CreateConcurrency, CancellationToken.None);
             foreach (var problem in problems)
             {
                 console.MarkupLine($"[yellow]clean-up: {Markup.Escape(problem)}[/]");
@@ -130,6 +130,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var writer = new ApiPodWriter(target.Client, settings.CreateConcurrency);
         var bindTo = settings.UseScheduler ? null : names.Node;
         using var creating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var cpu = CpuUsage.Start();
         var clock = Stopwatch.StartNew();
         var create = writer.CreateAsync(names.Namespace, settings.Pods, i => BurstPods.ForApi(i, names.RunId, names.Namespace, bindTo), null, creating.Token);
 
@@ -161,7 +162,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 var summary = await node.GetSummary();
                 var stages = string.Join("  ", summary.PodsByStage.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"));
                 var backlog = cluster.Services<PodStatusWriter>().Sum(w => w.Backlog);
-                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] created={writer.Created} running={watch.Running} (watch)  status backlog={backlog}  grains: {stages}");
+                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] created={writer.Created} running={watch.Running} (watch)  status backlog={backlog}  grains: {stages}  [grey]{Runtime()}[/]");
             }
 
             // Pods whose create failed for good can never run: stop waiting for them once every create is done.
@@ -179,6 +180,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             createdAt = clock.Elapsed;
         }
 
+        var cpuUsage = cpu.Stop();
         steps.Add(new("create", createdAt.TotalSeconds));
         steps.Add(new("await-running", (clock.Elapsed - createdAt).TotalSeconds));
 
@@ -186,8 +188,13 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var settleClock = Stopwatch.StartNew();
         await SettleWritesAsync(metrics, cancellationToken);
         steps.Add(new("settle-writes", settleClock.Elapsed.TotalSeconds));
-        return (Measure(writer, watch), peakWorkingSet, kills);
+        return (Measure(writer, watch, cpuUsage), peakWorkingSet, kills);
     }
+
+    /// <summary>The process's runtime health in a few words: GC pauses, thread pool threads and queue.</summary>
+    private static string Runtime() =>
+        $"gc pause={GC.GetTotalPauseDuration().TotalSeconds:0.00}s gcs={GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} "
+        + $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} threads={ThreadPool.ThreadCount} queued={ThreadPool.PendingWorkItemCount}";
 
     private static async Task SettleWritesAsync(LifecycleMetrics metrics, CancellationToken cancellationToken)
     {
@@ -228,6 +235,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var writer = new ApiPodWriter(target.Client, settings.CreateConcurrency);
         var created = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
         using var writing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var cpu = CpuUsage.Start();
         var clock = Stopwatch.StartNew();
         var create = writer.CreateAsync(names.BaselineNamespace, settings.Pods,
             i => BurstPods.ForApi(i, names.RunId, names.BaselineNamespace, names.BaselineNode), created.Writer, writing.Token);
@@ -248,10 +256,11 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             }
         }
 
+        var cpuUsage = cpu.Stop();
         await writing.CancelAsync();
         await Quietly(create);
         await Quietly(patch);
-        var result = Measure(writer, watch);
+        var result = Measure(writer, watch, cpuUsage);
         foreach (var error in result.Errors)
         {
             console.MarkupLine($"[yellow]baseline: {Markup.Escape(error)}[/]");
@@ -267,12 +276,14 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             PodsPerSecond = result.PodsPerSecond,
             StartupLatencyMs = result.Latency,
             RequestsByVerb = writer.Requests,
+            Cpu = result.Cpu,
         };
     }
 
     /// <summary>Latency per pod from its create request to the watch event showing it Running; pods/s over first create → last Running.</summary>
-    private PhaseResult Measure(ApiPodWriter writer, PodPhaseWatch watch)
+    private PhaseResult Measure(ApiPodWriter writer, PodPhaseWatch watch, CpuUsage cpu)
     {
+        console.MarkupLine($"[grey]the tool's watch: {watch.Events} events, {watch.Relists} relists after 410 Gone, {watch.Failures} broken watches resumed[/]");
         var histogram = new LongHistogram(1, 24L * 3600 * 1000, 3);
         foreach (var (name, createdAt) in writer.CreatedAt)
         {
@@ -291,7 +302,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             : new LatencySummary(histogram.GetValueAtPercentile(50), histogram.GetValueAtPercentile(90), histogram.GetValueAtPercentile(99), histogram.GetMaxValue());
         return new PhaseResult(
             settings.Pods, writer.Created, running, ended, settings.Pods - running - ended.Values.Sum(),
-            Math.Round(wall, 3), wall > 0 ? Math.Round(running / wall, 1) : 0, latency, Math.Round(createSeconds, 3), writer.Errors);
+            Math.Round(wall, 3), wall > 0 ? Math.Round(running / wall, 1) : 0, latency, Math.Round(createSeconds, 3), writer.Errors, cpu);
     }
 
     /// <summary>Awaits writes that were cancelled at the deadline; what they did not do shows as lost pods.</summary>
@@ -365,6 +376,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             BaselinePodsPerSecond = baseline?.PodsPerSecond,
             BaselineRatio = baseline is { PodsPerSecond: > 0 } b ? Math.Round(result.PodsPerSecond / b.PodsPerSecond, 3) : null,
             Baseline = baseline,
+            Cpu = result.Cpu,
         };
     }
 

@@ -15,7 +15,7 @@ public sealed class KubernetesTarget : IDisposable
     {
         Kubeconfig = kubeconfig;
         Host = configuration.Host;
-        Client = new k8s.Kubernetes(configuration);
+        Client = new k8s.Kubernetes(configuration, new BufferedResponses());
     }
 
     public string Kubeconfig { get; }
@@ -120,11 +120,12 @@ public sealed class KubernetesTarget : IDisposable
         }, cancellationToken: cancellationToken);
 
     /// <summary>
-    /// Removes what a run left: the pods of each namespace at once with grace 0 (bound pods have no
-    /// kubelet to finish a graceful delete), the namespaces, the nodes and their Leases. Best effort:
-    /// every failure is returned as a line, nothing throws.
+    /// Removes what a run left: the pods of each namespace with grace 0 (bound pods have no kubelet to
+    /// finish a graceful delete), <paramref name="concurrency"/> deletes in flight (the API server's
+    /// own delete-collection deletes one pod at a time), then the namespaces, the nodes and their
+    /// Leases. Best effort: every failure is returned as a line, nothing throws.
     /// </summary>
-    public async Task<List<string>> CleanUpAsync(IEnumerable<string> namespaces, IEnumerable<string> nodes, CancellationToken cancellationToken)
+    public async Task<List<string>> CleanUpAsync(IEnumerable<string> namespaces, IEnumerable<string> nodes, int concurrency, CancellationToken cancellationToken)
     {
         var problems = new List<string>();
         async Task Try(string what, Func<Task> action)
@@ -143,10 +144,56 @@ public sealed class KubernetesTarget : IDisposable
         }
 
         var namespaceList = namespaces.ToList();
+        var forced = new V1DeleteOptions { GracePeriodSeconds = 0 };
         foreach (var ns in namespaceList)
         {
-            await Try($"deleting the pods of {ns}", () => Client.CoreV1.DeleteCollectionNamespacedPodAsync(ns,
-                new V1DeleteOptions { GracePeriodSeconds = 0 }, gracePeriodSeconds: 0, cancellationToken: cancellationToken));
+            await Try($"deleting the pods of {ns}", async () =>
+            {
+                var names = new List<string>();
+                string? continueToken = null;
+                do
+                {
+                    var page = await Client.CoreV1.ListNamespacedPodAsync(ns, continueParameter: continueToken, limit: 1000, cancellationToken: cancellationToken);
+                    names.AddRange(page.Items.Select(p => p.Metadata.Name));
+                    continueToken = page.Metadata.ContinueProperty;
+                }
+                while (!string.IsNullOrEmpty(continueToken));
+
+                var failed = 0;
+                string? firstFailure = null;
+                await Parallel.ForEachAsync(names, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = cancellationToken }, async (name, ct) =>
+                {
+                    for (var attempt = 1; ; attempt++)
+                    {
+                        try
+                        {
+                            await Client.CoreV1.DeleteNamespacedPodAsync(name, ns, forced, gracePeriodSeconds: 0, cancellationToken: ct);
+                            return;
+                        }
+                        catch (Exception ex) when (ex.Is(HttpStatusCode.NotFound))
+                        {
+                            return;
+                        }
+                        catch (Exception ex) when (attempt < 5 && ApiErrors.IsTransient(ex))
+                        {
+                            await Task.Delay(200 * attempt, ct);
+                        }
+                        catch (Exception ex)
+                        {
+                            if (Interlocked.Increment(ref failed) == 1)
+                            {
+                                firstFailure = Describe(ex);
+                            }
+
+                            return;
+                        }
+                    }
+                });
+                if (failed > 0)
+                {
+                    problems.Add($"{failed} pods of {ns} could not be deleted, e.g.: {firstFailure}");
+                }
+            });
             await Try($"deleting namespace {ns}", () => Client.CoreV1.DeleteNamespaceAsync(ns, cancellationToken: cancellationToken));
         }
 

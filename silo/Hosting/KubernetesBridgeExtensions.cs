@@ -24,11 +24,10 @@ public static class KubernetesBridgeExtensions
 
         var services = silo.Services;
         services.AddOptions<KubernetesOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddSingleton<IKubernetes>(_ => new k8s.Kubernetes(
-            string.IsNullOrEmpty(kubeconfig)
-                ? KubernetesClientConfiguration.InClusterConfig()
-                : KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig),
-            new ApiRequestMetrics()));
+        services.AddSingleton(new KubernetesClients(string.IsNullOrEmpty(kubeconfig)
+            ? KubernetesClientConfiguration.InClusterConfig()
+            : KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)));
+        services.AddSingleton(sp => sp.GetRequiredService<KubernetesClients>().Create());
         services.AddSingleton<WriteBudget>();
         services.AddSingleton<EventBudget>();
         services.AddSingleton<PodEventRecorder>();

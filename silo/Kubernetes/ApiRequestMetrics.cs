@@ -4,7 +4,7 @@ using VNodeMesh.Grains;
 namespace VNodeMesh.Silo.Kubernetes;
 
 /// <summary>
-/// Counts every request VNodeMesh makes to the API server by verb, resource and status code
+/// Counts (and buffers the answers of) every request VNodeMesh makes to the API server by verb, resource and status code
 /// (<c>vnodemesh.kubernetes.requests</c>): Kubernetes writes are the physical limit, so they are measured.
 /// </summary>
 public sealed class ApiRequestMetrics : DelegatingHandler
@@ -22,6 +22,12 @@ public sealed class ApiRequestMetrics : DelegatingHandler
         {
             var response = await base.SendAsync(request, cancellationToken);
             code = ((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (verb != "watch")
+            {
+                // KubernetesClient reads bodies with a blocking read: buffered first, a request in flight holds no thread.
+                await response.Content.LoadIntoBufferAsync(cancellationToken);
+            }
+
             return response;
         }
         finally

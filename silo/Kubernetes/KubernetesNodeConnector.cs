@@ -8,6 +8,7 @@ namespace VNodeMesh.Silo.Kubernetes;
 /// <summary>Connects each activated virtual-node grain to Kubernetes with a <see cref="NodeConnection"/>.</summary>
 public sealed class KubernetesNodeConnector(
     IKubernetes kubernetes,
+    KubernetesClients clients,
     IInstanceProvider provider,
     IGrainFactory grains,
     IOptions<KubernetesOptions> options,
@@ -18,6 +19,6 @@ public sealed class KubernetesNodeConnector(
     ILogger<NodeConnection> logger) : INodeConnector
 {
     public IAsyncDisposable Connect(string node, IVirtualNodeGrain grain) => new NodeConnection(
-        nodes.Value.Find(node) ?? new VirtualNodeDefinition { Name = node }, grain, kubernetes, provider, grains,
+        nodes.Value.Find(node) ?? new VirtualNodeDefinition { Name = node }, grain, kubernetes, clients.Create(), provider, grains,
         options.Value, nodeOptions.Value, podOptions.Value.Cluster, time, logger);
 }

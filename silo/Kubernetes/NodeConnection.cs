@@ -19,6 +19,7 @@ public sealed partial class NodeConnection : IAsyncDisposable
     private readonly VirtualNodeDefinition _definition;
     private readonly IVirtualNodeGrain _grain;
     private readonly IKubernetes _kubernetes;
+    private readonly IKubernetes _watchClient;
     private readonly IInstanceProvider _provider;
     private readonly IGrainFactory _grains;
     private readonly string _cluster;
@@ -33,6 +34,7 @@ public sealed partial class NodeConnection : IAsyncDisposable
         VirtualNodeDefinition definition,
         IVirtualNodeGrain grain,
         IKubernetes kubernetes,
+        IKubernetes watchClient,
         IInstanceProvider provider,
         IGrainFactory grains,
         KubernetesOptions options,
@@ -41,10 +43,10 @@ public sealed partial class NodeConnection : IAsyncDisposable
         TimeProvider time,
         ILogger logger)
     {
-        (_definition, _grain, _kubernetes, _provider, _grains, _cluster, _time, _logger) =
-            (definition, grain, kubernetes, provider, grains, cluster, time, logger);
+        (_definition, _grain, _kubernetes, _watchClient, _provider, _grains, _cluster, _time, _logger) =
+            (definition, grain, kubernetes, watchClient, provider, grains, cluster, time, logger);
         _registration = new NodeRegistration(definition, kubernetes, options, nodeOptions, time, logger);
-        _watch = new PodWatch(definition.Name, kubernetes, options, time, logger) { Listed = OnListedAsync };
+        _watch = new PodWatch(definition.Name, watchClient, options, time, logger) { Listed = OnListedAsync };
         var stopping = _stop.Token;
         // Off the grain's scheduler: these loops live as long as the connection, not a grain turn.
         _running = Task.Run(() => Task.WhenAll(
@@ -64,6 +66,8 @@ public sealed partial class NodeConnection : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
         {
         }
+
+        _watchClient.Dispose();
     }
 
     /// <summary>Passes the watch's commands to the node grain in order, in batches; a failed batch is sent again (both calls are idempotent).</summary>

@@ -38,7 +38,9 @@ public sealed class KubernetesBurstTests
         Assert.True(report.StartupLatencyMs.P50 > 0 && report.StartupLatencyMs.P50 <= report.StartupLatencyMs.Max);
         Assert.NotNull(report.ApiRequestsByVerb);
         Assert.True(report.ApiRequestsByVerb.GetValueOrDefault("patch") > 0, "VNodeMesh wrote no pod status");
-        Assert.InRange(report.WritesToRunningPerPod!.Value, 1, 3); // node and lease writes are a fixed cost, not per pod
+        // Node and lease writes are a fixed cost, not a per-pod one.
+        Assert.True(report.WritesToRunningPerPod is >= 1 and <= 3,
+            $"VNodeMesh made {report.WritesToRunningPerPod} writes per pod on the way to Running, more than 3: {string.Join(", ", report.ApiRequestsByVerbAndResource!.Select(p => $"{p.Key}={p.Value}"))}");
         Assert.True(report.BaselinePodsPerSecond > 0, "the baseline measured nothing");
         Assert.Equal(50, report.Baseline!.Running);
         Assert.True(report.BaselineRatio > 0);
