@@ -122,7 +122,8 @@ public sealed partial class PodGrain(
         var result = PodStateMachine.Apply(before, e, context);
         var after = result.State;
         var instance = InstanceAfter(e, after);
-        if (after.Equals(before) && result.Effects.Count == 0 && Equals(instance, state.State.Instance))
+        var instanceChanged = instance is null ? state.State.Instance is not null : !instance.SameAs(state.State.Instance);
+        if (after.Equals(before) && result.Effects.Count == 0 && !instanceChanged)
         {
             return false;
         }

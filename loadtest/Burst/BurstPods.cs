@@ -14,22 +14,7 @@ public static class BurstPods
             Uid = Guid.NewGuid().ToString(),
             Labels = new Dictionary<string, string> { ["app"] = "burst", ["run"] = runId },
         },
-        Spec = new V1PodSpec
-        {
-            Containers =
-            [
-                new V1Container
-                {
-                    Name = "web",
-                    Image = "registry.local/nginx:1.27",
-                    Resources = new V1ResourceRequirements
-                    {
-                        Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("1"), ["memory"] = new("2Gi") },
-                    },
-                },
-            ],
-            RestartPolicy = "Always",
-        },
+        Spec = WebSpec("1", "2Gi"),
     });
 
     /// <summary>The label every API pod of a run carries, and the run label of the virtual node with <c>--scheduler</c>.</summary>
@@ -50,22 +35,7 @@ public static class BurstPods
                 NamespaceProperty = @namespace,
                 Labels = new Dictionary<string, string> { ["app"] = "burst", [RunLabel] = runId },
             },
-            Spec = new V1PodSpec
-            {
-                Containers =
-                [
-                    new V1Container
-                    {
-                        Name = "web",
-                        Image = "registry.local/nginx:1.27",
-                        Resources = new V1ResourceRequirements
-                        {
-                            Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("10m"), ["memory"] = new("16Mi") },
-                        },
-                    },
-                ],
-                RestartPolicy = "Always",
-            },
+            Spec = WebSpec("10m", "16Mi"),
         };
         if (nodeName is not null)
         {
@@ -79,4 +49,21 @@ public static class BurstPods
 
         return pod;
     }
+
+    private static V1PodSpec WebSpec(string cpu, string memory) => new()
+    {
+        Containers =
+        [
+            new V1Container
+            {
+                Name = "web",
+                Image = "registry.local/nginx:1.27",
+                Resources = new V1ResourceRequirements
+                {
+                    Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new(cpu), ["memory"] = new(memory) },
+                },
+            },
+        ],
+        RestartPolicy = "Always",
+    };
 }

@@ -80,6 +80,8 @@ public sealed record BurstReport
     public double? WritesPerPod { get; init; }
     /// <summary>Of those, the writes about the pods on their way to Running (pods/status and pods writes, Events), divided by the pods.</summary>
     public double? WritesToRunningPerPod { get; init; }
+    /// <summary>Events still queued behind their own budget when the writes were counted: writes still to come, not in the figures above.</summary>
+    public int? EventWritesPending { get; init; }
     public double? BaselinePodsPerSecond { get; init; }
     /// <summary>VNodeMesh's pods per second divided by the baseline's.</summary>
     public double? BaselineRatio { get; init; }

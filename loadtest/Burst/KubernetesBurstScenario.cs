@@ -30,6 +30,9 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     /// <summary>...or at the latest this long after it.</summary>
     private static readonly TimeSpan WritesSettleLimit = TimeSpan.FromSeconds(30);
 
+    // Events still waiting for their budget when the writes were counted.
+    private int _eventWritesPending;
+
     /// <summary>Names of the objects of one run, unique per run.</summary>
     private sealed record RunNames(string RunId)
     {
@@ -188,6 +191,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var settleClock = Stopwatch.StartNew();
         await SettleWritesAsync(metrics, cancellationToken);
         steps.Add(new("settle-writes", settleClock.Elapsed.TotalSeconds));
+        _eventWritesPending = cluster.Services<PodEventRecorder>().Sum(r => r.Pending);
         return (Measure(writer, watch, cpuUsage), peakWorkingSet, kills);
     }
 
@@ -373,6 +377,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             ApiRequestsByCode = By(requests, k => k.Code),
             WritesPerPod = Math.Round(writes / (double)settings.Pods, 3),
             WritesToRunningPerPod = Math.Round(podWrites / (double)settings.Pods, 3),
+            EventWritesPending = _eventWritesPending,
             BaselinePodsPerSecond = baseline?.PodsPerSecond,
             BaselineRatio = baseline is { PodsPerSecond: > 0 } b ? Math.Round(result.PodsPerSecond / b.PodsPerSecond, 3) : null,
             Baseline = baseline,

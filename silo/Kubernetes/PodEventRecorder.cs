@@ -37,6 +37,18 @@ public sealed partial class PodEventRecorder(
     private readonly Lock _gate = new();
     private readonly Dictionary<(Guid, string), Aggregate> _aggregates = [];
 
+    /// <summary>Events with occurrences not yet written (each costs one write).</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _aggregates.Values.Count(a => a.Written < a.Count);
+            }
+        }
+    }
+
     public void Record(PodReference pod, PodNote note)
     {
         var now = time.GetUtcNow();
