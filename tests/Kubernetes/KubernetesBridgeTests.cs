@@ -179,6 +179,23 @@ public sealed class KubernetesBridgeTests(BridgeFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task Deletion_waits_for_the_containers_to_stop_within_the_grace_period()
+    {
+        // The containers would take 60 s to stop; the pod's grace period allows 2.
+        await Api.CreatePodAsync(KubeApi.Pod(_ns, "slow-stop", fixture.NodeA, new Dictionary<string, string>
+        {
+            [SimulatorAnnotations.StopSeconds] = "60",
+        }, p => p.Spec.TerminationGracePeriodSeconds = 2));
+        await Api.WaitForPodAsync(_ns, "slow-stop", KubeApi.IsRunning, Timeout);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Api.CoreV1.DeleteNamespacedPodAsync("slow-stop", _ns);
+        await Api.WaitForPodGoneAsync(_ns, "slow-stop", Timeout);
+
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
     public async Task Forced_deletion_still_releases_the_instance()
     {
         var created = await Api.CreatePodAsync(KubeApi.Pod(_ns, "forced", fixture.NodeA));

@@ -137,8 +137,23 @@ public sealed class SimulatedCloud : IInstanceProvider
     public Task<ContainerGroupPage> DescribeContainerGroupsAsync(DescribeContainerGroupsQuery query, CancellationToken cancellationToken = default) =>
         Run(() => DescribeGroups(query), cancellationToken);
 
-    public Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-        Run(() => Delete(containerGroupId), cancellationToken);
+    /// <summary>Completes once the instance is gone: after its containers stopped, within the pod's grace period.</summary>
+    public async Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default)
+    {
+        var stopping = await Run(() => Delete(containerGroupId), cancellationToken);
+        if (stopping > TimeSpan.Zero)
+        {
+            await Task.Delay(stopping, time, cancellationToken);
+            lock (gate)
+            {
+                if (instances.TryGetValue(containerGroupId, out var instance))
+                {
+                    Remove(instance);
+                    deletesSucceeded++;
+                }
+            }
+        }
+    }
 
     public Task<IReadOnlyList<ContainerGroupEvent>> DescribeContainerGroupEventsAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
         Run(() => Events(containerGroupId), cancellationToken);
@@ -343,6 +358,7 @@ public sealed class SimulatedCloud : IInstanceProvider
             RunningAt = runningAt,
             FinishedAt = finishedAt,
             ExitCode = plan.ExitCode,
+            StopSeconds = plan.StopSeconds,
         };
         instances.Add(id, instance);
         if (finishedAt != long.MaxValue)
@@ -520,7 +536,8 @@ public sealed class SimulatedCloud : IInstanceProvider
         }
     }
 
-    private int Delete(string containerGroupId)
+    /// <returns>How long the instance's containers take to stop before it is gone.</returns>
+    private TimeSpan Delete(string containerGroupId)
     {
         ArgumentNullException.ThrowIfNull(containerGroupId);
         var requestId = Guid.NewGuid().ToString();
@@ -553,9 +570,14 @@ public sealed class SimulatedCloud : IInstanceProvider
                 throw new TransientProviderException("ServiceUnavailable", "The request has failed due to a temporary failure of the server (injected).", requestId);
             }
 
+            if (instance.StopSeconds > 0 && instance.StatusAt(now, out _) is ContainerGroupStatus.Running)
+            {
+                return TimeSpan.FromSeconds(instance.StopSeconds); // removed once its containers have stopped
+            }
+
             Remove(instance);
             deletesSucceeded++;
-            return 0;
+            return TimeSpan.Zero;
         }
     }
 
@@ -852,6 +874,7 @@ public sealed class SimulatedCloud : IInstanceProvider
         public required string Spec { get; init; }
         public double? RunSeconds { get; init; }
         public int ExitCode { get; init; }
+        public double StopSeconds { get; init; }
         public string? FailCreate { get; init; }
         public string? InvalidCode { get; init; }
         public string? InvalidMessage { get; init; }
@@ -883,6 +906,7 @@ public sealed class SimulatedCloud : IInstanceProvider
             var annotations = request.Pod?.Metadata?.Annotations;
             double? runSeconds = null;
             var exitCode = 0;
+            double stopSeconds = 0;
             if (annotations is not null && invalidCode is null)
             {
                 if (annotations.TryGetValue(SimulatorAnnotations.RunSeconds, out var run))
@@ -896,6 +920,20 @@ public sealed class SimulatedCloud : IInstanceProvider
                     {
                         invalidCode = "InvalidParameter.Annotation";
                         invalidMessage = $"{SimulatorAnnotations.RunSeconds} must be a number of seconds, got '{run}'.";
+                    }
+                }
+
+                if (annotations.TryGetValue(SimulatorAnnotations.StopSeconds, out var stop) && invalidCode is null)
+                {
+                    if (double.TryParse(stop, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds)
+                        && double.IsFinite(seconds) && seconds is >= 0 and <= 1e9)
+                    {
+                        stopSeconds = Math.Min(seconds, request.Pod?.Spec?.TerminationGracePeriodSeconds ?? 30);
+                    }
+                    else
+                    {
+                        invalidCode = "InvalidParameter.Annotation";
+                        invalidMessage = $"{SimulatorAnnotations.StopSeconds} must be a number of seconds, got '{stop}'.";
                     }
                 }
 
@@ -920,6 +958,7 @@ public sealed class SimulatedCloud : IInstanceProvider
                 Spec = request.Spec?.Text ?? DeriveSpec(containers),
                 RunSeconds = runSeconds,
                 ExitCode = exitCode,
+                StopSeconds = stopSeconds,
                 FailCreate = failCreate,
                 InvalidCode = invalidCode,
                 InvalidMessage = invalidMessage,
@@ -1006,6 +1045,7 @@ public sealed class SimulatedCloud : IInstanceProvider
         public long RunningAt { get; init; }
         public long FinishedAt { get; init; }
         public int ExitCode { get; init; }
+        public double StopSeconds { get; init; }
         public int DeleteAttempts { get; set; }
         public bool Removed { get; set; }
 

@@ -17,4 +17,10 @@ public static class SimulatorAnnotations
     /// <c>ExceededQuota.Instance</c>, <c>Forbidden.RAM</c>, …; mapped to the error kind its prefix implies.
     /// </summary>
     public const string FailCreate = Prefix + "fail-create";
+
+    /// <summary>
+    /// Seconds the containers take to stop when the instance is deleted (a preStop hook), at most the
+    /// pod's <c>terminationGracePeriodSeconds</c> (30 by default), as ECI bounds it: the delete completes then.
+    /// </summary>
+    public const string StopSeconds = Prefix + "stop-seconds";
 }
