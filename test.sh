@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of VNodeMesh. On a fresh machine it first installs what the tests need and
-# builds a real Kubernetes control plane (kube-local: ~7 min once, then cached in ~/.cache/kube-local).
+# builds a real Kubernetes control plane (kube-local: ~8 min once, then cached in ~/.cache/kube-local).
 # Ends with one plain line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"

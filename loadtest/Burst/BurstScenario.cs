@@ -52,7 +52,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
             }
 
             var settled = Settled(summary);
-            if (settings.KillSiloAt is { } killAt && kills == 0 && settings.Silos > 1 && settled >= killAt * settings.Pods)
+            if (settings.KillIsDue(kills, settled))
             {
                 await cluster.KillAsync(1);
                 kills++;

@@ -21,6 +21,9 @@ public sealed record BurstSettings
     /// <summary>Kill (without a graceful stop) silo 1 once this fraction of the pods has been submitted.</summary>
     public double? KillSiloAt { get; init; }
 
+    /// <summary>Whether silo 1 is to be killed now, given the kills so far and the pods settled.</summary>
+    public bool KillIsDue(int kills, int settled) => KillSiloAt is { } at && kills == 0 && Silos > 1 && settled >= at * Pods;
+
     /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
     public bool Kubernetes { get; init; }
 

@@ -152,7 +152,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             }
 
             var settled = watch.Settled;
-            if (settings.KillSiloAt is { } killAt && kills == 0 && settings.Silos > 1 && settled >= killAt * settings.Pods)
+            if (settings.KillIsDue(kills, settled))
             {
                 await cluster.KillAsync(1);
                 kills++;
