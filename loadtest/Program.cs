@@ -13,6 +13,7 @@ var throttleFaults = new Option<double>("--throttle-faults") { Description = "Ra
 var seed = new Option<int>("--seed") { Description = "Seed of the simulated cloud.", DefaultValueFactory = _ => 1 };
 var timeout = new Option<double?>("--timeout") { Description = "Seconds before unsettled pods count as lost (default: from the quota)." };
 var killSiloAt = new Option<double?>("--kill-silo-at") { Description = "Kill silo 1 when this fraction of the pods is settled (needs --silos 2 or more)." };
+var provider = new Option<string>("--provider") { Description = "simulator, or eci: the ECI provider over signed HTTP to the ECI emulator started on 127.0.0.1.", DefaultValueFactory = _ => "simulator" };
 var kubernetes = new Option<bool>("--kubernetes") { Description = "Go through a real API server: the silos run the Kubernetes bridge, pods are created through the API, a plain-client baseline is measured too." };
 var kubeconfig = new Option<string?>("--kubeconfig") { Description = "With --kubernetes: the API server's kubeconfig (default: $KUBECONFIG)." };
 var scheduler = new Option<bool>("--scheduler") { Description = "With --kubernetes: leave pods unbound (node selector, toleration) for kube-scheduler to bind." };
@@ -24,7 +25,7 @@ var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kuber
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
 {
-    pods, silos, report, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt,
+    pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt,
     kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
 };
 burst.SetAction(async (parse, cancellationToken) =>
@@ -38,6 +39,7 @@ burst.SetAction(async (parse, cancellationToken) =>
             Silos = Positive(parse.GetValue(silos), "--silos"),
             ReportPath = parse.GetValue(report),
             Quota = BurstSettings.ParseQuota(parse.GetValue(quota)!),
+            Provider = parse.GetValue(provider) is "simulator" or "eci" ? parse.GetValue(provider)! : throw new FormatException($"--provider '{parse.GetValue(provider)}' is neither 'simulator' nor 'eci'"),
             ZeroLatency = parse.GetValue(latency) switch
             {
                 "zero" => true,

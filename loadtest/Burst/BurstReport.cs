@@ -38,6 +38,8 @@ public sealed record BurstReport
     public string Scenario { get; init; } = "burst";
     public int Pods { get; init; }
     public int Silos { get; init; }
+    /// <summary>simulator, or eci: the ECI provider over HTTP to the emulator.</summary>
+    public string Provider { get; init; } = "simulator";
     public string Quota { get; init; } = "";
     public string Latency { get; init; } = "";
     public double Faults { get; init; }
@@ -57,6 +59,8 @@ public sealed record BurstReport
     public double PeakWorkingSetMB { get; init; }
     public double ManagedBytesPerPod { get; init; }
     public double CreateWindowSeconds { get; init; }
+    /// <summary>Instances created per second of the create window.</summary>
+    public double? CreatesPerSecond { get; init; }
     /// <summary>Successful creates divided by what the quota allowed in the create window; null when unlimited.</summary>
     public double? QuotaEfficiency { get; init; }
     public int SiloKills { get; init; }

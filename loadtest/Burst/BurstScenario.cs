@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Spectre.Console;
-using VNodeMesh.Silo.Providers;
 using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.LoadTest.Burst;
@@ -15,13 +14,12 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
 
     public async Task<BurstReport> RunAsync(CancellationToken cancellationToken = default)
     {
-        var cloud = new SimulatedCloud(settings.SimulatorOptions());
-        using var provider = new PacedInstanceProvider(cloud, settings.Quota);
+        await using var cloud = await BurstCloud.StartAsync(settings);
         using var metrics = new LifecycleMetrics();
         var steps = new List<StepReport>();
 
         var started = Stopwatch.StartNew();
-        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, provider, new Dictionary<string, string?>
+        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, new Dictionary<string, string?>
         {
             ["VNodeMesh:Nodes:Items:0:Name"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
@@ -75,7 +73,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         steps.Add(new("submit", submittedAt.TotalSeconds));
         steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
         var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
-        return Report(summary, cloud.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
+        return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
     }
 
     private async Task SubmitAsync(IVirtualNodeGrain node, string runId, CancellationToken cancellationToken)
@@ -143,6 +141,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         {
             Pods = settings.Pods,
             Silos = settings.Silos,
+            Provider = settings.Provider,
             Quota = settings.QuotaText,
             Latency = settings.ZeroLatency ? "zero" : "realistic",
             Faults = settings.TransientFaultRate,
@@ -161,6 +160,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
             PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
             ManagedBytesPerPod = Math.Round(managedPerPod),
             CreateWindowSeconds = Math.Round(window, 3),
+            CreatesPerSecond = window > 0 ? Math.Round(cloud.InstancesCreated / window, 1) : null,
             QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
             SiloKills = kills,
             PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),

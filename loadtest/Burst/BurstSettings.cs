@@ -11,6 +11,8 @@ public sealed record BurstSettings
     public int Silos { get; init; } = 1;
     public string Node { get; init; } = "vnodemesh-virtual-node";
     public ProviderQuotaOptions Quota { get; init; } = new();
+    /// <summary><c>simulator</c> in process, or <c>eci</c>: the ECI provider over HTTP to the emulator (the same simulator behind it).</summary>
+    public string Provider { get; init; } = "simulator";
     public bool ZeroLatency { get; init; }
     public double TransientFaultRate { get; init; }
     public double ThrottleFaultRate { get; init; }

@@ -53,8 +53,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var names = new RunNames(Guid.NewGuid().ToString("N")[..8]);
         console.MarkupLine($"[grey]API server {Markup.Escape(target.Host)}; run {names.RunId}: node {names.Node}, namespace {names.Namespace}[/]");
 
-        var cloud = new SimulatedCloud(settings.SimulatorOptions());
-        using var provider = new PacedInstanceProvider(cloud, settings.Quota);
+        await using var cloud = await BurstCloud.StartAsync(settings);
         using var metrics = new LifecycleMetrics();
         var steps = new List<StepReport>();
         var namespaces = new List<string>();
@@ -63,7 +62,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         try
         {
             var started = Stopwatch.StartNew();
-            cluster = await LocalSiloCluster.StartAsync(settings.Silos, provider, SiloSettings(target, names), kubernetes: true);
+            cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, SiloSettings(target, names), kubernetes: true);
             var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(names.Node);
             await node.GetSummary();
             steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
@@ -80,7 +79,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
             var window = Subtract(metrics.ApiRequests(), before);
             var summary = await node.GetSummary();
-            var cloudStatistics = cloud.Statistics;
+            var cloudStatistics = cloud.Simulator.Statistics;
 
             BaselineReport? baseline = null;
             if (settings.Baseline)
@@ -346,6 +345,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             Scenario = "burst-kubernetes",
             Pods = settings.Pods,
             Silos = settings.Silos,
+            Provider = settings.Provider,
             Quota = settings.QuotaText,
             Latency = settings.ZeroLatency ? "zero" : "realistic",
             Faults = settings.TransientFaultRate,
@@ -364,6 +364,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
             ManagedBytesPerPod = Math.Round(managedPerPod),
             CreateWindowSeconds = Math.Round(window, 3),
+            CreatesPerSecond = window > 0 ? Math.Round(cloud.InstancesCreated / window, 1) : null,
             QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
             SiloKills = kills,
             PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),

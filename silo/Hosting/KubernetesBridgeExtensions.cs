@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Grains.Cluster;
 using VNodeMesh.Silo.Kubernetes;
+using VNodeMesh.Silo.Providers.Eci;
 
 namespace VNodeMesh.Silo.Hosting;
 
@@ -23,7 +24,8 @@ public static class KubernetesBridgeExtensions
         }
 
         var services = silo.Services;
-        services.AddOptions<KubernetesOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<KubernetesOptions>().Bind(section).ValidateDataAnnotations().ValidateOnStart()
+            .PostConfigure<IInstanceProvider>((o, provider) => o.ProviderName ??= provider.Name);
         services.AddSingleton(new KubernetesClients(string.IsNullOrEmpty(kubeconfig)
             ? KubernetesClientConfiguration.InClusterConfig()
             : KubernetesClientConfiguration.BuildConfigFromConfigFile(kubeconfig)));
@@ -37,6 +39,7 @@ public static class KubernetesBridgeExtensions
         // Registered last, these win over the local profile's defaults.
         services.AddSingleton<IPodMirror>(sp => sp.GetRequiredService<PodStatusWriter>());
         services.AddSingleton<INodeConnector, KubernetesNodeConnector>();
+        services.AddSingleton<IPodReferenceSource, KubernetesPodReferences>();
         return silo;
     }
 }

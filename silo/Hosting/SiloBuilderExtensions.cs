@@ -7,6 +7,7 @@ using VNodeMesh.Grains;
 using VNodeMesh.Grains.Cluster;
 using VNodeMesh.Silo.Local;
 using VNodeMesh.Silo.Providers;
+using VNodeMesh.Silo.Providers.Eci;
 using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.Silo.Hosting;
@@ -34,11 +35,33 @@ public static class SiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PodStageReporter>());
         services.TryAddSingleton<IPodMirror, NoPodMirror>();
         services.TryAddSingleton<INodeConnector, NoNodeConnector>();
-        services.TryAddSingleton<SimulatedCloud>();
-        services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
-            sp.GetRequiredService<SimulatedCloud>(), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
+        services.AddProvider(configuration);
         services.AddHostedService<VirtualNodeKeeper>();
         return silo;
+    }
+
+    /// <summary>The cloud named by <c>VNodeMesh:Provider:Name</c>, behind the account's pacing.</summary>
+    private static void AddProvider(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<ProviderOptions>(configuration, ProviderOptions.Section);
+        Func<IServiceProvider, IInstanceProvider> cloud = static sp => sp.GetRequiredService<SimulatedCloud>();
+        if (configuration[$"{ProviderOptions.Section}:{nameof(ProviderOptions.Name)}"] == EciProvider.ProviderName)
+        {
+            services.AddValidatedOptions<EciOptions>(configuration, EciOptions.Section);
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EciOptions>, EciPlacementValidator>());
+            // One long-lived client: connections are recycled by lifetime instead of by handler rotation.
+            services.AddHttpClient(EciApiClient.HttpClientName)
+                .UseSocketsHttpHandler((handler, _) => handler.PooledConnectionLifetime = TimeSpan.FromMinutes(2))
+                .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
+            services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<EciApiClient>(
+                sp, sp.GetRequiredService<IHttpClientFactory>().CreateClient(EciApiClient.HttpClientName)));
+            services.TryAddSingleton<IPodReferenceSource, NoPodReferences>();
+            services.TryAddSingleton<EciProvider>();
+            cloud = static sp => sp.GetRequiredService<EciProvider>();
+        }
+
+        services.TryAddSingleton<SimulatedCloud>();
+        services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(cloud(sp), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
     }
 
     /// <summary>

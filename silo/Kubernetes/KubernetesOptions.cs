@@ -13,9 +13,9 @@ public sealed class KubernetesOptions
     /// <summary>Path of a kubeconfig file; empty means the in-cluster service account, if any.</summary>
     public string? Kubeconfig { get; set; }
 
-    /// <summary>The provider's name in the node taint <c>virtual-kubelet.io/provider=&lt;name&gt;:NoSchedule</c>.</summary>
-    [Required, RegularExpression("^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")]
-    public string ProviderName { get; set; } = "simulator";
+    /// <summary>The provider's name in the node taint <c>virtual-kubelet.io/provider=&lt;name&gt;:NoSchedule</c>; by default the provider's own (<c>simulator</c>, <c>eci</c>).</summary>
+    [RegularExpression("^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")]
+    public string? ProviderName { get; set; }
 
     /// <summary>The node's capacity and allocatable cpu and memory; pods come from <c>VNodeMesh:VirtualNodes:Capacity</c>.</summary>
     [Required]

@@ -20,7 +20,8 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota)
     {
         _inner = inner;
-        _budget = quota.Unlimited ? null : CreateBudget(quota.Burst, quota.PerSecond);
+        var burst = Math.Max(1, Math.Min(quota.Burst - (int)Math.Ceiling(quota.PerSecond * quota.ArrivalSlack.TotalSeconds), quota.Burst * 9 / 10));
+        _budget = quota.Unlimited ? null : CreateBudget(burst, quota.PerSecond * (1 - quota.Headroom));
         _describeBudget = CreateBudget(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
     }
 
@@ -85,15 +86,44 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     /// <summary>A token bucket like the cloud's: <paramref name="burst"/> tokens, refilled at <paramref name="perSecond"/>, waiters served in order.</summary>
     private static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
     {
-        var period = TimeSpan.FromSeconds(Math.Max(0.01, 1 / perSecond));
+        var (tokens, period) = RefillStep(perSecond);
         return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = burst,
             ReplenishmentPeriod = period,
-            TokensPerPeriod = Math.Max(1, (int)Math.Round(perSecond * period.TotalSeconds)),
+            TokensPerPeriod = tokens,
             QueueLimit = int.MaxValue,
             QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
             AutoReplenishment = true,
         });
+    }
+
+    /// <summary>
+    /// The refill as whole tokens every whole number of milliseconds (the limiter's timer cannot do
+    /// better): the shortest period, up to 250 ms, that comes within 1% of <paramref name="perSecond"/>
+    /// without exceeding it, else the closest.
+    /// </summary>
+    internal static (int Tokens, TimeSpan Period) RefillStep(double perSecond)
+    {
+        var best = (Tokens: 1, Milliseconds: Math.Max(1, (int)Math.Ceiling(1000 / perSecond)));
+        for (var tokens = 1; tokens <= 10_000; tokens++)
+        {
+            var milliseconds = (int)Math.Ceiling(1000 * tokens / perSecond);
+            if (milliseconds > 250)
+            {
+                break;
+            }
+
+            if (milliseconds >= 1 && tokens * 1000.0 / milliseconds > best.Tokens * 1000.0 / best.Milliseconds)
+            {
+                best = (tokens, milliseconds);
+                if (tokens * 1000.0 / milliseconds >= 0.99 * perSecond)
+                {
+                    break;
+                }
+            }
+        }
+
+        return (best.Tokens, TimeSpan.FromMilliseconds(best.Milliseconds));
     }
 }

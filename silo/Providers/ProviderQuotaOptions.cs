@@ -16,6 +16,20 @@ public sealed class ProviderQuotaOptions
     [Range(0.01, 1_000_000)]
     public double PerSecond { get; set; } = 20;
 
+    /// <summary>
+    /// The share of the refill left unspent, so that calls reaching the cloud a little late or out of
+    /// order never meet its own throttle.
+    /// </summary>
+    [Range(0.0, 0.5)]
+    public double Headroom { get; set; } = 0.02;
+
+    /// <summary>
+    /// How late the first calls of a burst may reach the cloud: the cloud's bucket starts refilling only
+    /// when they arrive, so the burst spent at once is smaller by this much refill.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:10")]
+    public TimeSpan ArrivalSlack { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>No client-side pacing of creates and deletes (an account without a create budget, or a simulator without one).</summary>
     public bool Unlimited { get; set; }
 

@@ -33,12 +33,14 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
     public IGrainFactory Grains => Cluster.Client;
     public IVirtualNodeGrain VirtualNode => Grains.GetGrain<IVirtualNodeGrain>(Node);
 
+    /// <param name="providerFromSettings">The silos build their provider from <paramref name="settings"/> (the ECI provider, say) instead of sharing one over <paramref name="cloud"/>.</param>
     public static async Task<VNodeMeshTestCluster> StartAsync(
         SimulatorOptions? cloudOptions = null,
         ProviderQuotaOptions? quota = null,
         IReadOnlyDictionary<string, string?>? settings = null,
         short silos = 2,
-        SimulatedCloud? cloud = null)
+        SimulatedCloud? cloud = null,
+        bool providerFromSettings = false)
     {
         var time = new ShiftedTimeProvider();
         cloudOptions ??= SimulatorOptions.ZeroLatency();
@@ -64,7 +66,11 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton(store);
-            silo.Services.AddSingleton<IInstanceProvider>(provider);
+            if (!providerFromSettings)
+            {
+                silo.Services.AddSingleton<IInstanceProvider>(provider);
+            }
+
             silo.Services.AddSingleton<TimeProvider>(time);
             silo.UseLocalStore().AddVNodeMesh(configuration).UseKubernetes(configuration);
         });

@@ -1,0 +1,2 @@
+global using VNodeMesh.Contracts.Lifecycle;
+global using VNodeMesh.Contracts.Provider;
