@@ -31,6 +31,7 @@ public sealed class EciEmulator : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, long> _nonces = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<KeyValuePair<string, string>>> _creates = new(StringComparer.Ordinal);
     private long _requests, _rejected, _unavailable, _lostAnswers;
     private int _throttleNext;
     private TimeSpan _throttleRetryAfter;
@@ -55,6 +56,9 @@ public sealed class EciEmulator : IAsyncDisposable
     public IReadOnlyDictionary<string, long> Calls => new Dictionary<string, long>(_calls);
 
     public long Requests => Interlocked.Read(ref _requests);
+
+    /// <summary>The parameters of the last CreateContainerGroup for this container group name: what the client really sent.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? ParametersOf(string containerGroupName) => _creates.GetValueOrDefault(containerGroupName);
 
     /// <summary>Requests refused for their signature, credentials, nonce or date.</summary>
     public long Rejected => Interlocked.Read(ref _rejected);
@@ -257,6 +261,7 @@ public sealed class EciEmulator : IAsyncDisposable
     private async Task<JsonObject> CreateAsync(List<KeyValuePair<string, string>> parameters)
     {
         var request = ContainerGroupRequest(parameters);
+        _creates[request.ContainerGroupName] = parameters;
         var result = await Cloud.CreateContainerGroupAsync(request);
         return new JsonObject { ["ContainerGroupId"] = result.ContainerGroupId };
     }
