@@ -23,7 +23,7 @@ public sealed class EciProvider(
     {
         var parameters = await ContainerGroupParameters.ForCreateAsync(request, PlacementOf(request), references, cancellationToken);
         var answer = await api.CallAsync("CreateContainerGroup", parameters, cancellationToken);
-        var id = answer.GetProperty("ContainerGroupId").GetString()
+        var id = answer.String("ContainerGroupId")
             ?? throw new TransientProviderException("MalformedAnswer", "CreateContainerGroup answered without a ContainerGroupId");
         return new CreateContainerGroupResult(id, answer.String("RequestId") ?? "", ZoneId: null, request.Spec?.Text);
     }
