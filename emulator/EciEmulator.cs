@@ -52,6 +52,17 @@ public sealed class EciEmulator : IAsyncDisposable
 
     public AcsCredentials Credentials => new(_options.AccessKeyId, _options.AccessKeySecret);
 
+    /// <summary>What an ECI client needs to call this endpoint, with a vSwitch and security group the emulator accepts.</summary>
+    public EciOptions ClientOptions() => new()
+    {
+        Region = Region,
+        Endpoint = Endpoint,
+        AccessKeyId = _options.AccessKeyId,
+        AccessKeySecret = _options.AccessKeySecret,
+        VSwitches = ["vsw-emulator"],
+        SecurityGroup = "sg-emulator",
+    };
+
     /// <summary>Requests by action that passed authentication.</summary>
     public IReadOnlyDictionary<string, long> Calls => new Dictionary<string, long>(_calls);
 

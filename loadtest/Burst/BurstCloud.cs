@@ -41,15 +41,7 @@ public sealed class BurstCloud : IAsyncDisposable
         }
 
         var emulator = await EciEmulator.StartAsync(new EciEmulatorOptions { Port = 0, Region = settings.SimulatorOptions().Region }, simulator);
-        var options = Options.Create(new EciOptions
-        {
-            Region = emulator.Region,
-            Endpoint = emulator.Endpoint,
-            AccessKeyId = emulator.Credentials.AccessKeyId,
-            AccessKeySecret = emulator.Credentials.AccessKeySecret,
-            VSwitches = ["vsw-burst"],
-            SecurityGroup = "sg-burst",
-        });
+        var options = Options.Create(emulator.ClientOptions());
         var http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2) });
         var api = new EciApiClient(http, options, TimeProvider.System, NullLogger<EciApiClient>.Instance);
         var eci = new EciProvider(api, options, Options.Create(new NodesOptions()), new NoPodReferences());

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.LoadTest.Burst;
 
@@ -101,4 +102,43 @@ public sealed record BurstReport
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>What every burst reports alike: the run's settings, the cloud's counts and the process's cost. The scenario adds the pods' outcome.</summary>
+    public static BurstReport Of(BurstSettings settings, SimulatorStatistics cloud, LifecycleMetrics metrics, VirtualNodeSummary summary,
+        long peakWorkingSet, double managedPerPod, int kills, IReadOnlyList<StepReport> steps)
+    {
+        var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
+        var allowed = settings.Quota.Burst + settings.Quota.PerSecond * window;
+        return new BurstReport
+        {
+            Pods = settings.Pods,
+            Silos = settings.Silos,
+            Provider = settings.Provider,
+            Quota = settings.QuotaText,
+            Latency = settings.ZeroLatency ? "zero" : "realistic",
+            Faults = settings.TransientFaultRate,
+            Seed = settings.Seed,
+            DuplicateInstances = cloud.DuplicateInstances,
+            ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
+                cloud.CreateThrottled + cloud.DeleteThrottled),
+            Retries = metrics.Retries,
+            PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
+            ManagedBytesPerPod = Math.Round(managedPerPod),
+            CreateWindowSeconds = Math.Round(window, 3),
+            CreatesPerSecond = window > 0 ? Math.Round(cloud.InstancesCreated / window, 1) : null,
+            QuotaEfficiency = settings.Quota.Unlimited ? null : Math.Round(cloud.InstancesCreated / allowed, 4),
+            SiloKills = kills,
+            PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),
+            Steps = steps,
+        };
+    }
+
+    /// <summary>Managed heap in use after full, compacting collections.</summary>
+    public static long ManagedBytes()
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
 }

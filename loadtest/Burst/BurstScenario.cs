@@ -28,7 +28,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         await node.GetSummary();
         steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
 
-        var baselineBytes = ManagedBytes();
+        var baselineBytes = BurstReport.ManagedBytes();
         var peakWorkingSet = 0L;
         var runId = Guid.NewGuid().ToString("N")[..8];
         var clock = Stopwatch.StartNew();
@@ -72,7 +72,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var wall = clock.Elapsed;
         steps.Add(new("submit", submittedAt.TotalSeconds));
         steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
-        var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
+        var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
         return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
     }
 
@@ -134,45 +134,15 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var running = Count(summary, PodStage.Running);
         var succeeded = Count(summary, PodStage.Succeeded);
         var failed = Count(summary, PodStage.Failed);
-        var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
-        var allowed = settings.Quota.Burst + settings.Quota.PerSecond * window;
-        double? efficiency = settings.Quota.Unlimited ? null : cloud.InstancesCreated / allowed;
-        return new BurstReport
+        return BurstReport.Of(settings, cloud, metrics, summary, peakWorkingSet, managedPerPod, kills, steps) with
         {
-            Pods = settings.Pods,
-            Silos = settings.Silos,
-            Provider = settings.Provider,
-            Quota = settings.QuotaText,
-            Latency = settings.ZeroLatency ? "zero" : "realistic",
-            Faults = settings.TransientFaultRate,
-            Seed = settings.Seed,
             Running = running,
             Succeeded = succeeded,
             Failed = failed,
             Lost = settings.Pods - running - succeeded - failed,
-            DuplicateInstances = cloud.DuplicateInstances,
             WallSeconds = Math.Round(wall.TotalSeconds, 3),
             PodsPerSecond = Math.Round((running + succeeded + failed) / wall.TotalSeconds, 1),
             StartupLatencyMs = metrics.StartupLatency(),
-            ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
-                cloud.CreateThrottled + cloud.DeleteThrottled),
-            Retries = metrics.Retries,
-            PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
-            ManagedBytesPerPod = Math.Round(managedPerPod),
-            CreateWindowSeconds = Math.Round(window, 3),
-            CreatesPerSecond = window > 0 ? Math.Round(cloud.InstancesCreated / window, 1) : null,
-            QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
-            SiloKills = kills,
-            PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),
-            Steps = steps,
         };
-    }
-
-    private static long ManagedBytes()
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 }

@@ -6,7 +6,6 @@ using k8s;
 using k8s.Models;
 using Spectre.Console;
 using VNodeMesh.Silo.Kubernetes;
-using VNodeMesh.Silo.Providers;
 using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.LoadTest.Burst;
@@ -73,10 +72,10 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             namespaces.Add(names.Namespace);
             steps.Add(new("node-ready", started.Elapsed.TotalSeconds));
 
-            var baselineBytes = ManagedBytes();
+            var baselineBytes = BurstReport.ManagedBytes();
             var before = metrics.ApiRequests();
             var (result, peakWorkingSet, kills) = await RunVNodeMeshPhaseAsync(target, names, cluster, node, metrics, steps, cancellationToken);
-            var managedPerPod = (ManagedBytes() - baselineBytes) / (double)settings.Pods;
+            var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
             var window = Subtract(metrics.ApiRequests(), before);
             var summary = await node.GetSummary();
             var cloudStatistics = cloud.Simulator.Statistics;
@@ -333,42 +332,20 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             console.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
         }
 
-        var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
-        var allowed = settings.Quota.Burst + settings.Quota.PerSecond * window;
-        double? efficiency = settings.Quota.Unlimited ? null : cloud.InstancesCreated / allowed;
         var writes = requests.Where(p => p.Key.IsWrite).Sum(p => p.Value);
         var podWrites = requests.Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
         static Dictionary<string, long> By(Dictionary<ApiRequestKind, long> requests, Func<ApiRequestKind, string> key) =>
             requests.GroupBy(p => key(p.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
-        return new BurstReport
+        return BurstReport.Of(settings, cloud, metrics, summary, peakWorkingSet, managedPerPod, kills, steps) with
         {
             Scenario = "burst-kubernetes",
-            Pods = settings.Pods,
-            Silos = settings.Silos,
-            Provider = settings.Provider,
-            Quota = settings.QuotaText,
-            Latency = settings.ZeroLatency ? "zero" : "realistic",
-            Faults = settings.TransientFaultRate,
-            Seed = settings.Seed,
             Running = result.Running,
             Succeeded = result.EndedWithoutRunning.GetValueOrDefault("Succeeded"),
             Failed = result.EndedWithoutRunning.GetValueOrDefault("Failed"),
             Lost = result.Lost,
-            DuplicateInstances = cloud.DuplicateInstances,
             WallSeconds = result.WallSeconds,
             PodsPerSecond = result.PodsPerSecond,
             StartupLatencyMs = result.Latency,
-            ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
-                cloud.CreateThrottled + cloud.DeleteThrottled),
-            Retries = metrics.Retries,
-            PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
-            ManagedBytesPerPod = Math.Round(managedPerPod),
-            CreateWindowSeconds = Math.Round(window, 3),
-            CreatesPerSecond = window > 0 ? Math.Round(cloud.InstancesCreated / window, 1) : null,
-            QuotaEfficiency = efficiency is { } q ? Math.Round(q, 4) : null,
-            SiloKills = kills,
-            PodsByStage = summary.PodsByStage.ToDictionary(p => p.Key.ToString(), p => p.Value),
-            Steps = steps,
             Kubernetes = true,
             Scheduler = settings.UseScheduler,
             CreateConcurrency = settings.CreateConcurrency,
@@ -384,13 +361,5 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             Baseline = baseline,
             Cpu = result.Cpu,
         };
-    }
-
-    private static long ManagedBytes()
-    {
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        GC.WaitForPendingFinalizers();
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 }

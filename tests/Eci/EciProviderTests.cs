@@ -222,7 +222,7 @@ public sealed class EciProviderTests
         using var silent = new TcpListener(IPAddress.Loopback, 0);
         silent.Start(); // accepts connections, never answers
         var endpoint = new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/");
-        var eci = Provider(endpoint, "cn-hangzhou", new AcsCredentials("k", "s"), o =>
+        var eci = Provider(new EciOptions { Region = "cn-hangzhou", Endpoint = endpoint, AccessKeyId = "k", AccessKeySecret = "s" }, o =>
         {
             o.AttemptTimeout = TimeSpan.FromMilliseconds(200);
             o.CallTimeout = TimeSpan.FromSeconds(1);
@@ -249,21 +249,11 @@ public sealed class EciProviderTests
         return EciEmulator.StartAsync(emulator, new SimulatedCloud(cloud));
     }
 
-    internal static EciProvider Provider(EciEmulator emulator, Action<EciOptions>? configure = null) =>
-        Provider(emulator.Endpoint, emulator.Region, emulator.Credentials, configure);
+    internal static EciProvider Provider(EciEmulator emulator, Action<EciOptions>? configure = null) => Provider(emulator.ClientOptions(), configure);
 
-    private static EciProvider Provider(Uri endpoint, string region, AcsCredentials credentials, Action<EciOptions>? configure)
+    private static EciProvider Provider(EciOptions options, Action<EciOptions>? configure)
     {
-        var options = new EciOptions
-        {
-            Region = region,
-            Endpoint = endpoint,
-            AccessKeyId = credentials.AccessKeyId,
-            AccessKeySecret = credentials.AccessKeySecret,
-            VSwitches = ["vsw-test-a"],
-            SecurityGroup = "sg-test",
-            RetryBaseDelay = TimeSpan.FromMilliseconds(20),
-        };
+        options.RetryBaseDelay = TimeSpan.FromMilliseconds(20);
         configure?.Invoke(options);
         var api = new EciApiClient(new HttpClient(), Options.Create(options), TimeProvider.System, NullLogger<EciApiClient>.Instance);
         return new EciProvider(api, Options.Create(options), Options.Create(new NodesOptions()), new NoPodReferences());
