@@ -1,0 +1,43 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using VNodeMesh.Silo.Hosting;
+
+namespace VNodeMesh.Silo.Web;
+
+/// <summary>
+/// The silo process: Orleans with VNodeMesh on the configured profile, and one HTTP endpoint for
+/// health probes, metrics and the dashboard. Every setting can be overridden by environment
+/// variables (<c>VNODEMESH__NODES__ITEMS__0__NAME=...</c>).
+/// </summary>
+public static class SiloHost
+{
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--kubeconfig"] = "VNodeMesh:Kubernetes:Kubeconfig" });
+        var configuration = builder.Configuration;
+
+        builder.Services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.TryParse(http.Address, out var ip) ? ip : IPAddress.Loopback, http.Port));
+        builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [SiloHealthCheck.ReadyTag]);
+
+        builder.UseOrleans(silo => silo
+            .UseLocalProfile(configuration)
+            .AddVNodeMesh(configuration)
+            .UseKubernetes(configuration));
+        return builder;
+    }
+
+    /// <summary>Liveness answers while the process serves HTTP; readiness while the silo is an active cluster member.</summary>
+    public static WebApplication MapSiloEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
+        return app;
+    }
+}
