@@ -74,13 +74,40 @@ public sealed partial class PodGrain(
     {
         // The node forwards a status only when it believes the pod is elsewhere: if nothing changes,
         // the node's view is stale (a report lost with a silo), so it is told where the pod is.
-        if (!await ApplyAsync(new InstanceObserved(instance)) && state.State.Node is { } node)
+        // An observation older than the last one applied never moves the pod back.
+        var stale = state.State.Instance?.IsNewerThan(instance) == true;
+        if ((stale || !await ApplyAsync(new InstanceObserved(instance))) && state.State.Node is { } node)
         {
             stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
         }
     }
 
     public Task OnProviderOutcome(PodEvent outcome) => ApplyAsync(outcome);
+
+    public Task Resync()
+    {
+        if (state.State.Node is not { } node)
+        {
+            return Task.CompletedTask;
+        }
+
+        stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
+        if (Lifecycle is { Stage: PodStage.Scheduling or PodStage.Pending or PodStage.Restarting or PodStage.Updating, InstanceId: { } id })
+        {
+            // A status the node's poll sent may have been lost: the instance is asked directly.
+            var self = this.AsReference<IPodGrain>();
+            Task.Run(async () =>
+            {
+                var found = await provider.DescribeContainerGroupStatusAsync([id], silo.ApplicationStopping);
+                if (found.Count > 0)
+                {
+                    await self.OnInstanceStatus(found[0]);
+                }
+            }).Ignore(); // a failure is retried at the node's next resync
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task<PodSnapshot> GetSnapshot()
     {

@@ -23,10 +23,15 @@ public sealed partial class VirtualNodeGrain(
     // Every pod this node knows, by UID. New marks a pod whose admission is still in flight.
     private readonly Dictionary<Guid, PodStage> _pods = [];
     private readonly int[] _byStage = new int[Enum.GetValues<PodStage>().Length];
+    // Pods on their way somewhere (not Running or ended), since when the node last heard of them.
+    private readonly Dictionary<Guid, DateTimeOffset> _unsettledSince = [];
     private int _refusedForCapacity;
     private long _polls;
     private long _fannedOut;
     private DateTimeOffset? _lastPollStartedAt;
+    private DateTimeOffset? _lastResyncStartedAt;
+    // Statuses whose delivery to their pod failed; sent again by the next poll.
+    private Dictionary<Guid, ContainerGroup> _undelivered = [];
     private bool _polling;
     private Dictionary<string, string>? _nodeTags;
     private IAsyncDisposable? _connection;
@@ -135,16 +140,38 @@ public sealed partial class VirtualNodeGrain(
         if (stage == PodStage.Deleted)
         {
             _pods.Remove(uid);
+            _unsettledSince.Remove(uid);
             return;
         }
 
         _pods[uid] = stage;
         _byStage[(int)stage]++;
+        if (stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed)
+        {
+            _unsettledSince.Remove(uid);
+        }
+        else
+        {
+            _unsettledSince[uid] = time.GetUtcNow();
+        }
+    }
+
+    /// <summary>Asks each pod the node has not heard of for a resync interval to report again (and to look at its instance).</summary>
+    private void ResyncQuietPods(DateTimeOffset now)
+    {
+        var quietSince = now - options.Value.ResyncInterval;
+        foreach (var uid in _unsettledSince.Where(p => p.Value <= quietSince).Select(p => p.Key).ToList())
+        {
+            _unsettledSince[uid] = now;
+            GrainFactory.GetGrain<IPodGrain>(uid).Resync().Ignore();
+        }
     }
 
     /// <summary>
     /// One "changed since" poll, paged. Each poll looks back to the start of the previous one plus an
-    /// overlap, so nothing falls between two polls; a failed poll simply widens the next one.
+    /// overlap, so nothing falls between two polls; a failed poll simply widens the next one. Once per
+    /// resync interval the poll looks back to the previous resync instead, and the first poll of an
+    /// activation over the catch-up window, so a node relearns whatever its view lost.
     /// </summary>
     private async Task PollAsync(CancellationToken cancellationToken)
     {
@@ -157,8 +184,16 @@ public sealed partial class VirtualNodeGrain(
         try
         {
             var started = time.GetUtcNow();
-            var window = _lastPollStartedAt is { } last ? started - last + options.Value.PollOverlap : options.Value.CatchUpWindow;
+            var resync = _lastResyncStartedAt is not { } lastResync || started - lastResync >= options.Value.ResyncInterval;
+            var since = resync ? _lastResyncStartedAt : _lastPollStartedAt;
+            var window = since is { } last ? started - last + options.Value.PollOverlap : options.Value.CatchUpWindow;
             var sinceSeconds = (int)Math.Ceiling(Math.Max(1, window.TotalSeconds));
+            Redeliver();
+            if (resync)
+            {
+                ResyncQuietPods(started);
+            }
+
             string? nextToken = null;
             do
             {
@@ -170,6 +205,11 @@ public sealed partial class VirtualNodeGrain(
             while (nextToken is not null && !cancellationToken.IsCancellationRequested);
 
             _lastPollStartedAt = started;
+            if (resync)
+            {
+                _lastResyncStartedAt = started;
+            }
+
             _polls++;
         }
         catch (ProviderException ex)
@@ -203,10 +243,46 @@ public sealed partial class VirtualNodeGrain(
                 Track(uid, observed); // a node activated again relearns its pods from the provider
             }
 
-            GrainFactory.GetGrain<IPodGrain>(uid).OnInstanceStatus(instance).Ignore();
-            _fannedOut++;
+            DeliverAsync(uid, instance).Ignore();
         }
     }
+
+    private void Redeliver()
+    {
+        if (_undelivered.Count == 0)
+        {
+            return;
+        }
+
+        var undelivered = _undelivered;
+        _undelivered = [];
+        foreach (var (uid, instance) in undelivered)
+        {
+            DeliverAsync(uid, instance).Ignore();
+        }
+    }
+
+    /// <summary>Sends a status to its pod; if it does not get there, the next poll sends it (or a newer one) again.</summary>
+    private async Task DeliverAsync(Guid uid, ContainerGroup instance)
+    {
+        _fannedOut++;
+        try
+        {
+            await GrainFactory.GetGrain<IPodGrain>(uid).OnInstanceStatus(instance);
+        }
+        catch (Exception ex)
+        {
+            if (!_undelivered.TryGetValue(uid, out var newer) || newer.StatusChangedAt < instance.StatusChangedAt)
+            {
+                _undelivered[uid] = instance;
+            }
+
+            LogDeliveryFailed(ex, NodeName, uid);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: a status could not be delivered to pod {PodUid}; the next poll sends it again")]
+    private partial void LogDeliveryFailed(Exception exception, string node, Guid podUid);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: status poll failed ({Code}: {Message}); the next poll looks further back")]
     private partial void LogPollFailed(string node, string code, string message);

@@ -8,8 +8,7 @@ public interface IVirtualNodeGrain : IGrainWithStringKey
 
     Task DeletePods(IReadOnlyList<Guid> podUids);
 
-    /// <summary>Stage changes reported by pod grains, so the node can account for them.</summary>
-    [OneWay]
+    /// <summary>Stage changes reported by pod grains, so the node can account for them; acknowledged, so that a lost batch is sent again.</summary>
     Task OnPodStagesChanged(IReadOnlyList<PodStageChange> changes);
 
     [AlwaysInterleave]
