@@ -4,10 +4,12 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using VNodeMesh.Tests.Infrastructure;
+using VNodeMesh.Tests.Kubernetes;
 
 namespace VNodeMesh.Tests.Helm;
 
 /// <summary>The chart against the real API server that test.sh starts (Kubernetes 1.20).</summary>
+[Collection(KubernetesCollection.Name)]
 public sealed class HelmClusterTests : IAsyncLifetime
 {
     private const string AccessKeyId = "LTAI5tHelmTestAccessKeyId";
