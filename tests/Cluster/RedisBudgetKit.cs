@@ -22,10 +22,11 @@ internal static class RedisBudgetKit
         });
 
     /// <summary>
-    /// A bucket Redis has never seen starts with what the cloud refilled while this server ran (it cannot
-    /// tell a new server from one that lost its data), so the tests that expect the whole burst wait a second.
+    /// A bucket Redis has never seen starts with what the cloud surely refilled while this server ran (it
+    /// cannot tell a new server from one that lost its data; its uptime is in whole seconds, so one less),
+    /// so the tests that expect the whole burst wait until two seconds of uptime fill it.
     /// </summary>
-    public static async Task WaitForUptimeAsync(IConnectionMultiplexer redis, int seconds = 1)
+    public static async Task WaitForUptimeAsync(IConnectionMultiplexer redis, int seconds = 2)
     {
         while ((long)await redis.GetDatabase().ScriptEvaluateAsync(
             "return tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))") < seconds)
