@@ -289,7 +289,7 @@ public sealed partial class RedisTokenBucketRateLimiter : RateLimiter
                 _lastTokens = answer.Tokens;
                 for (var i = 0; i < answer.Served; i++)
                 {
-                    // A waiter cancelled meanwhile leaves its token unspent: the cluster spends less, never more.
+                    // A waiter cancelled meanwhile wastes its token: the cluster spends less, never more.
                     Complete(batch[i], static w => w.TrySetResult(Granted), success: true);
                 }
 
