@@ -46,6 +46,9 @@ public sealed class RedisBudgetTests(SharedRedis shared, ITestOutputHelper outpu
         var limiters = silos.Select(redis => new RedisProviderBudget(redis, key).Create(Quota)).ToArray();
         try
         {
+            // Each silo takes a first token, which pays for the JIT and loads the script; the bucket is full again 0.1 s later.
+            await Task.WhenAll(limiters.Select(l => l.AcquireAsync(1).AsTask()));
+            await Task.Delay(TimeSpan.FromSeconds(0.1));
             var window = TimeSpan.FromSeconds(3);
             var allowed = Shape.Burst + Shape.PerSecond * window.TotalSeconds;
             var clock = Stopwatch.StartNew();
@@ -66,26 +69,29 @@ public sealed class RedisBudgetTests(SharedRedis shared, ITestOutputHelper outpu
                 }
             });
             await Task.WhenAll(demand);
-            var elapsed = Math.Min(clock.Elapsed.TotalSeconds, window.TotalSeconds);
 
+            // Every lease granted counts, even one seen late on a busy machine: the demand stopped at the window's end.
+            var granted = grants.Count;
+            var seconds = window.TotalSeconds;
+            Assert.True(granted <= Shape.Burst + Shape.PerSecond * (seconds + 0.05) + 1, $"{granted} grants in {seconds:F2} s");
+
+            // Never more than the bucket over any stretch either (each grant is seen a little after Redis made it).
             var times = grants.Select(g => g.At).Order().ToArray();
-            // Never more than the bucket over any stretch (each grant is seen a little after Redis made it).
-            const double jitter = 0.1;
+            const double seenLate = 0.25;
             for (var i = 0; i < times.Length; i++)
             {
                 for (var j = i; j < times.Length; j++)
                 {
-                    Assert.True(j - i + 1 <= Shape.Burst + Shape.PerSecond * (times[j] - times[i] + jitter),
+                    Assert.True(j - i + 1 <= Shape.Burst + Shape.PerSecond * (times[j] - times[i] + seenLate),
                         $"{j - i + 1} grants between {times[i]:F3} s and {times[j]:F3} s");
                 }
             }
 
-            var precision = times.Length / (Shape.Burst + Shape.PerSecond * elapsed);
+            var precision = granted / (Shape.Burst + Shape.PerSecond * seconds);
             var bySilo = string.Join("/", Enumerable.Range(0, 3).Select(s => grants.Count(g => g.Silo == s)));
-            output.WriteLine($"{times.Length} grants in {elapsed:F2} s ({bySilo} by silo): {precision:P1} of the budget's {Shape.Burst} + {Shape.PerSecond}/s, "
-                + $"{times.Length / (Quota.Burst + Quota.PerSecond * elapsed):P1} of the quota's {Quota.Burst} + {Quota.PerSecond}/s");
-            Assert.True(times.Length <= Shape.Burst + Shape.PerSecond * (elapsed + jitter), $"{times.Length} grants in {elapsed:F2} s");
-            Assert.True(precision >= 0.95, $"{times.Length} grants in {elapsed:F2} s: {precision:P1} of the budget");
+            output.WriteLine($"{granted} grants in {seconds:F2} s ({bySilo} by silo): {precision:P1} of the budget's {Shape.Burst} + {Shape.PerSecond}/s, "
+                + $"{granted / (Quota.Burst + Quota.PerSecond * seconds):P1} of the quota's {Quota.Burst} + {Quota.PerSecond}/s");
+            Assert.True(precision >= 0.95, $"{granted} grants in {seconds:F2} s: {precision:P1} of the budget");
         }
         finally
         {
@@ -106,15 +112,20 @@ public sealed class RedisBudgetTests(SharedRedis shared, ITestOutputHelper outpu
         var providers = silos.Select(redis => new PacedInstanceProvider(cloud, Quota, new RedisProviderBudget(redis, key))).ToArray();
         try
         {
+            // A first create on each silo pays for the JIT and loads the script (a few of the 75 tokens, soon refilled).
+            await Task.WhenAll(providers.Select((provider, silo) => provider.CreateContainerGroupAsync(EciProviderTests.Request(TestPods.Create($"warm-up-{silo}")))));
             const int perSilo = 150;
+            var requests = providers.Select((_, silo) => Enumerable.Range(0, perSilo)
+                .Select(i => EciProviderTests.Request(TestPods.Create($"silo{silo}-pod-{i}"))).ToArray()).ToArray();
+            await Task.Delay(TimeSpan.FromSeconds(0.1));
+
             var started = Stopwatch.StartNew();
-            await Task.WhenAll(providers.SelectMany((provider, silo) => Enumerable.Range(0, perSilo).Select(i =>
-                provider.CreateContainerGroupAsync(EciProviderTests.Request(TestPods.Create($"silo{silo}-pod-{i}"))))));
+            await Task.WhenAll(providers.SelectMany((provider, silo) => requests[silo].Select(r => provider.CreateContainerGroupAsync(r))));
             var elapsed = started.Elapsed.TotalSeconds;
 
             var stats = cloud.Statistics;
             Assert.Equal(0, stats.CreateThrottled);
-            Assert.Equal(3 * perSilo, stats.InstancesCreated);
+            Assert.Equal(3 + 3 * perSilo, stats.InstancesCreated);
             // The burst at once, then the rest at the refill rate.
             var achieved = (3 * perSilo - Shape.Burst) / elapsed;
             output.WriteLine($"{3 * perSilo} creates from 3 silos in {elapsed:F2} s: {achieved:F1}/s after the burst of {Shape.Burst} ({achieved / Quota.PerSecond:P1} of the quota), 0 throttled");
