@@ -18,10 +18,15 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     private readonly RateLimiter _describeBudget;
 
     public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota)
+        : this(inner, quota, LocalProviderBudget.Instance)
+    {
+    }
+
+    /// <summary>Creates and deletes spend <paramref name="budget"/>'s limiter (the process's own, or the cluster's).</summary>
+    public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota, IProviderBudget budget)
     {
         _inner = inner;
-        var burst = Math.Max(1, Math.Min(quota.Burst - (int)Math.Ceiling(quota.PerSecond * quota.ArrivalSlack.TotalSeconds), quota.Burst * 9 / 10));
-        _budget = quota.Unlimited ? null : CreateBudget(burst, quota.PerSecond * (1 - quota.Headroom));
+        _budget = quota.Unlimited ? null : budget.CreateLimiter(quota);
         _describeBudget = CreateBudget(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
     }
 
@@ -84,7 +89,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     }
 
     /// <summary>A token bucket like the cloud's: <paramref name="burst"/> tokens, refilled at <paramref name="perSecond"/>, waiters served in order.</summary>
-    private static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
+    internal static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
     {
         var (tokens, period) = RefillStep(perSecond);
         return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
