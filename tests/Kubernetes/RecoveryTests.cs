@@ -4,6 +4,7 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 using VNodeMesh.Grains;
+using VNodeMesh.LoadTest.Cluster;
 using VNodeMesh.Silo.Kubernetes;
 using VNodeMesh.Silo.Providers.Simulator;
 using VNodeMesh.Tests.Infrastructure;
@@ -34,7 +35,7 @@ public sealed class RecoveryTests : IAsyncLifetime
     [Fact]
     public async Task A_watch_expired_during_a_cut_relists_and_loses_no_pod()
     {
-        await using var proxy = new ApiServerProxy(KubeApi.KubeconfigPath);
+        await using var proxy = await ApiServerProxy.StartAsync(KubeApi.KubeconfigPath);
         await using var cluster = await VNodeMeshTestCluster.StartAsync(settings: KubeApi.SiloSettings(proxy.Kubeconfig, _node), silos: 1);
         var before = await _api.CreatePodAsync(KubeApi.Pod(_ns, "before", _node));
         await _api.WaitForPodAsync(_ns, "before", KubeApi.IsRunning, Timeout);
