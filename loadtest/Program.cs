@@ -4,7 +4,7 @@ using Spectre.Console;
 using VNodeMesh.LoadTest.Burst;
 
 var pods = new Option<int>("--pods") { Description = "Pods to create.", DefaultValueFactory = _ => 1000 };
-var silos = new Option<int>("--silos") { Description = "Silos started in this process (local profile).", DefaultValueFactory = _ => 1 };
+var silos = new Option<int>("--silos") { Description = "Silos: in this process (--profile local), or processes of their own (--profile cluster).", DefaultValueFactory = _ => 1 };
 var report = new Option<string?>("--report") { Description = "Write the report as JSON to this file." };
 var quota = new Option<string>("--quota") { Description = "The cloud's create/delete budget: <burst>/<per-second> or 'unlimited'.", DefaultValueFactory = _ => "100/20" };
 var latency = new Option<string>("--latency") { Description = "Instance status latencies: zero or realistic.", DefaultValueFactory = _ => "realistic" };
@@ -12,7 +12,12 @@ var faults = new Option<double>("--faults") { Description = "Rate of transient p
 var throttleFaults = new Option<double>("--throttle-faults") { Description = "Rate of extra throttled creates and deletes (0 to 1).", DefaultValueFactory = _ => 0 };
 var seed = new Option<int>("--seed") { Description = "Seed of the simulated cloud.", DefaultValueFactory = _ => 1 };
 var timeout = new Option<double?>("--timeout") { Description = "Seconds before unsettled pods count as lost (default: from the quota)." };
-var killSiloAt = new Option<double?>("--kill-silo-at") { Description = "Kill silo 1 when this fraction of the pods is settled (needs --silos 2 or more)." };
+var killSiloAt = new Option<double?>("--kill-silo-at") { Description = "Kill a silo when this fraction (0 to 1, exclusive) of the pods is settled: silo 1 in this process, or with --profile cluster the process hosting the virtual node (SIGKILL) once that many pods run. Needs --silos 2 or more." };
+var profile = new Option<string>("--profile") { Description = "local: the silos run in this process; cluster (with --kubernetes): each silo is a process of its own on the cluster profile, with Redis and one ECI emulator shared.", DefaultValueFactory = _ => "local" };
+var redis = new Option<string?>("--redis") { Description = "With --profile cluster: use this Redis (host:port) instead of starting one." };
+var restartRedisAt = new Option<double?>("--restart-redis-at") { Description = "With --profile cluster: kill Redis and start it again on the same port and data when this fraction (0 to 1, exclusive) of the pods runs." };
+var apiFaults = new Option<bool>("--api-faults") { Description = "With --kubernetes: the silos reach the API server through a proxy that breaks their watches every 30 s and, every other time, holds them until they resume into 410 Gone." };
+var runDir = new Option<string?>("--run-dir") { Description = "With --profile cluster: where the silo processes' output goes (default: a new directory under the temporary directory)." };
 var provider = new Option<string>("--provider") { Description = "simulator, or eci: the ECI provider over signed HTTP to the ECI emulator started on 127.0.0.1.", DefaultValueFactory = _ => "simulator" };
 var kubernetes = new Option<bool>("--kubernetes") { Description = "Go through a real API server: the silos run the Kubernetes bridge, pods are created through the API, a plain-client baseline is measured too." };
 var kubeconfig = new Option<string?>("--kubeconfig") { Description = "With --kubernetes: the API server's kubeconfig (default: $KUBECONFIG)." };
@@ -27,6 +32,7 @@ var burst = new Command("burst", "Create a burst of pods on the embedded default
 {
     pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt,
     kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
+    profile, redis, restartRedisAt, apiFaults, runDir,
 };
 burst.SetAction(async (parse, cancellationToken) =>
 {
@@ -50,7 +56,7 @@ burst.SetAction(async (parse, cancellationToken) =>
             ThrottleFaultRate = Rate(parse.GetValue(throttleFaults), "--throttle-faults"),
             Seed = parse.GetValue(seed),
             Timeout = parse.GetValue(timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
-            KillSiloAt = parse.GetValue(killSiloAt) is { } at ? Rate(at, "--kill-silo-at") : null,
+            KillSiloAt = parse.GetValue(killSiloAt) is { } at ? Fraction(at, "--kill-silo-at") : null,
             Kubernetes = parse.GetValue(kubernetes),
             Kubeconfig = parse.GetValue(kubeconfig),
             UseScheduler = parse.GetValue(scheduler),
@@ -59,11 +65,42 @@ burst.SetAction(async (parse, cancellationToken) =>
             WriteBurst = (int)Between(parse.GetValue(writeBurst), 1, 100_000, "--write-burst"),
             WriteConcurrency = (int)Between(parse.GetValue(writeConcurrency), 1, 1024, "--write-concurrency"),
             Baseline = !parse.GetValue(noBaseline),
+            Profile = parse.GetValue(profile) is "local" or "cluster" ? parse.GetValue(profile)! : throw new FormatException($"--profile '{parse.GetValue(profile)}' is neither 'local' nor 'cluster'"),
+            Redis = parse.GetValue(redis) is { } address ? RedisAddress(address) : null,
+            RestartRedisAt = parse.GetValue(restartRedisAt) is { } restartAt ? Fraction(restartAt, "--restart-redis-at") : null,
+            ApiFaults = parse.GetValue(apiFaults),
+            RunDirectory = parse.GetValue(runDir),
         };
         Option[] kubernetesOnly = [kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline];
         if (!settings.Kubernetes && kubernetesOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
         {
             throw new FormatException($"{given.Name} needs --kubernetes");
+        }
+
+        if (settings.SiloProcesses && !settings.Kubernetes)
+        {
+            throw new FormatException("--profile cluster needs --kubernetes: the silo processes serve a virtual node of a real API server");
+        }
+
+        if (settings.ApiFaults && !settings.Kubernetes)
+        {
+            throw new FormatException("--api-faults needs --kubernetes");
+        }
+
+        Option[] clusterOnly = [redis, restartRedisAt, runDir];
+        if (!settings.SiloProcesses && clusterOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } needsCluster)
+        {
+            throw new FormatException($"{needsCluster.Name} needs --profile cluster");
+        }
+
+        if (settings.KillSiloAt is not null && settings.Silos < 2)
+        {
+            throw new FormatException($"--kill-silo-at needs --silos 2 or more, so that a silo survives the kill (--silos is {settings.Silos})");
+        }
+
+        if (settings.RestartRedisAt is not null && settings.Redis is not null)
+        {
+            throw new FormatException("--restart-redis-at restarts the tool's own Redis: it cannot be used with --redis");
         }
     }
     catch (FormatException ex)
@@ -103,6 +140,17 @@ static int Positive(int value, string name) =>
 
 static double Between(double value, double min, double max, string name) =>
     value >= min && value <= max ? value : throw new FormatException($"{name} must be between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}, not {value.ToString(CultureInfo.InvariantCulture)}");
+
+static double Fraction(double value, string name) =>
+    value is > 0 and < 1 ? value : throw new FormatException($"{name} must be a fraction of the pods greater than 0 and less than 1, not {value.ToString(CultureInfo.InvariantCulture)}");
+
+static string RedisAddress(string value)
+{
+    var colon = value.LastIndexOf(':');
+    return colon > 0 && int.TryParse(value[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
+        ? value
+        : throw new FormatException($"--redis '{value}' is not host:port (e.g. 127.0.0.1:6379)");
+}
 
 static double Rate(double value, string name) =>
     value is >= 0 and <= 1 ? value : throw new FormatException($"{name} must be between 0 and 1, not {value.ToString(CultureInfo.InvariantCulture)}");

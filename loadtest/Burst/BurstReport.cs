@@ -33,6 +33,13 @@ public sealed record BaselineReport
     public CpuUsage? Cpu { get; init; }
 }
 
+/// <summary>
+/// The create rate just before and just after the first silo kill, against the cluster-wide quota: instances
+/// created per second in each window, and that divided by the quota's refill (null when unlimited).
+/// </summary>
+public sealed record CreateRateReport(double BeforeWindowSeconds, double BeforePerSecond, double AfterWindowSeconds, double AfterPerSecond,
+    double? QuotaPerSecond, double? BeforeRatio, double? AfterRatio);
+
 /// <summary>The burst scenario's report: what happened to every pod, how fast, and at what cost.</summary>
 public sealed record BurstReport
 {
@@ -65,6 +72,26 @@ public sealed record BurstReport
     /// <summary>Successful creates divided by what the quota allowed in the create window; null when unlimited.</summary>
     public double? QuotaEfficiency { get; init; }
     public int SiloKills { get; init; }
+    /// <summary><c>local</c>: silos in the tool's process; <c>cluster</c>: silo processes on Redis.</summary>
+    public string Profile { get; init; } = "local";
+    /// <summary>With silo processes: where their output is.</summary>
+    public string? RunDirectory { get; init; }
+    public IReadOnlyList<SiloProcessReport>? SiloProcesses { get; init; }
+    /// <summary>From the kill until the killed silo's work was owned again (see <see cref="Failover"/>); null without a kill, or when it never was.</summary>
+    public double? FailoverSeconds { get; init; }
+    public FailoverReport? Failover { get; init; }
+    public CreateRateReport? CreateRateAroundKill { get; init; }
+    /// <summary>Renewals of the node's Lease that came later than the renew interval plus the tolerance after the one before.</summary>
+    public int? LeaseRenewalsMissed { get; init; }
+    public double? LeaseMaxGapSeconds { get; init; }
+    /// <summary>Whether the Lease went unrenewed for its whole duration (40 s).</summary>
+    public bool? LeaseExpired { get; init; }
+    /// <summary>Whether the Node's Ready condition was ever seen not True once it had been Ready.</summary>
+    public bool? NodeNotReadyObserved { get; init; }
+    public string? NodeNotReady { get; init; }
+    public int? RedisRestarts { get; init; }
+    public double? RedisDownSeconds { get; init; }
+    public Cluster.ApiFaultsReport? ApiFaults { get; init; }
     public IReadOnlyDictionary<string, int> PodsByStage { get; init; } = new Dictionary<string, int>();
     public IReadOnlyList<StepReport> Steps { get; init; } = [];
 
@@ -104,7 +131,7 @@ public sealed record BurstReport
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>What every burst reports alike: the run's settings, the cloud's counts and the process's cost. The scenario adds the pods' outcome.</summary>
-    public static BurstReport Of(BurstSettings settings, SimulatorStatistics cloud, LifecycleMetrics metrics, VirtualNodeSummary summary,
+    public static BurstReport Of(BurstSettings settings, SimulatorStatistics cloud, long retries, VirtualNodeSummary summary,
         long peakWorkingSet, double managedPerPod, int kills, IReadOnlyList<StepReport> steps)
     {
         var window = cloud.FirstCreateCallAt is { } first && cloud.LastSuccessfulCreateAt is { } last ? (last - first).TotalSeconds : 0;
@@ -121,7 +148,7 @@ public sealed record BurstReport
             DuplicateInstances = cloud.DuplicateInstances,
             ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
                 cloud.CreateThrottled + cloud.DeleteThrottled),
-            Retries = metrics.Retries,
+            Retries = retries,
             PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
             ManagedBytesPerPod = Math.Round(managedPerPod),
             CreateWindowSeconds = Math.Round(window, 3),

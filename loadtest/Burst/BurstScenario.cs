@@ -134,7 +134,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var running = Count(summary, PodStage.Running);
         var succeeded = Count(summary, PodStage.Succeeded);
         var failed = Count(summary, PodStage.Failed);
-        return BurstReport.Of(settings, cloud, metrics, summary, peakWorkingSet, managedPerPod, kills, steps) with
+        return BurstReport.Of(settings, cloud, metrics.Retries, summary, peakWorkingSet, managedPerPod, kills, steps) with
         {
             Running = running,
             Succeeded = succeeded,

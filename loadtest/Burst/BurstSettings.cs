@@ -53,6 +53,42 @@ public sealed record BurstSettings
     public bool Baseline { get; init; } = true;
 
     /// <summary>
+    /// <c>local</c>: the silos run in this process (the local profile). <c>cluster</c> (with <see cref="Kubernetes"/>):
+    /// each silo is a process of its own on the cluster profile, with membership, state, reminders and the
+    /// provider budget in Redis, against one ECI emulator in this process.
+    /// </summary>
+    public string Profile { get; init; } = "local";
+
+    /// <summary>Whether the silos are processes of their own (<see cref="Profile"/> <c>cluster</c>).</summary>
+    public bool SiloProcesses => Profile == "cluster";
+
+    /// <summary>With the cluster profile: an existing Redis (<c>host:port</c>); by default the tool starts its own.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>With the cluster profile: kill Redis (SIGKILL) and start it again on the same port and data once this fraction of the pods runs.</summary>
+    public double? RestartRedisAt { get; init; }
+
+    /// <summary>Put a proxy between the silos and the API server that breaks their watches and provokes 410 Gone.</summary>
+    public bool ApiFaults { get; init; }
+
+    /// <summary>Every this long the proxy breaks the silos' watches (<see cref="ApiFaults"/>)...</summary>
+    public TimeSpan ApiFaultPeriod { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>...and every other time holds their reconnections this long, past the API server's compaction.</summary>
+    public TimeSpan ApiFaultHold { get; init; } = TimeSpan.FromSeconds(25);
+
+    /// <summary>With silo processes: where their output goes (default: a new directory under the temporary directory, kept after the run).</summary>
+    public string? RunDirectory { get; init; }
+
+    /// <summary>Settings given to every silo on top of the run's own (e.g. <c>VNodeMesh:Pods:RetryMaxDelay</c>).</summary>
+    public IReadOnlyDictionary<string, string?> ExtraSiloSettings { get; init; } = new Dictionary<string, string?>();
+
+    /// <summary>How often the silos renew the node's Lease, and how much later a renewal may come before it counts as missed.</summary>
+    public TimeSpan LeaseRenewInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan LeaseTolerance { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The time the run may take before pods that got nowhere count as lost. Through an API server
     /// (<see cref="Kubernetes"/>) the server is the limit, so every pod may take 40 ms more (25 pods/s).
     /// </summary>

@@ -29,8 +29,11 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     /// <summary>...or at the latest this long after it.</summary>
     private static readonly TimeSpan WritesSettleLimit = TimeSpan.FromSeconds(30);
 
+    /// <summary>The windows before and after a kill over which the create rate is measured.</summary>
+    private static readonly TimeSpan CreateRateWindow = TimeSpan.FromSeconds(30);
+
     // Events still waiting for their budget when the writes were counted.
-    private int _eventWritesPending;
+    private int? _eventWritesPending;
 
     /// <summary>Names of the objects of one run, unique per run.</summary>
     private sealed record RunNames(string RunId)
@@ -52,18 +55,17 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var names = new RunNames(Guid.NewGuid().ToString("N")[..8]);
         console.MarkupLine($"[grey]API server {Markup.Escape(target.Host)}; run {names.RunId}: node {names.Node}, namespace {names.Namespace}[/]");
 
-        await using var cloud = await BurstCloud.StartAsync(settings);
-        using var metrics = new LifecycleMetrics();
         var steps = new List<StepReport>();
         var namespaces = new List<string>();
         var nodes = new List<string> { names.Node };
-        LocalSiloCluster? cluster = null;
+        IBurstSilos? silos = null;
         try
         {
             var started = Stopwatch.StartNew();
-            cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, SiloSettings(target, names), kubernetes: true);
-            var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(names.Node);
-            await node.GetSummary();
+            silos = settings.SiloProcesses
+                ? await ProcessSilos.StartAsync(settings, names.RunId, names.Node, target.Kubeconfig, SiloSettings(names), console, cancellationToken)
+                : await InProcessSilos.StartAsync(settings, names.Node, target.Kubeconfig, SiloSettings(names), console);
+            await silos.Node.GetSummary();
             steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
 
             started.Restart();
@@ -72,13 +74,15 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             namespaces.Add(names.Namespace);
             steps.Add(new("node-ready", started.Elapsed.TotalSeconds));
 
+            await using var health = NodeHealthWatch.Start(target.Client, names.Node, settings.LeaseRenewInterval, settings.LeaseTolerance);
             var baselineBytes = BurstReport.ManagedBytes();
-            var before = metrics.ApiRequests();
-            var (result, peakWorkingSet, kills) = await RunVNodeMeshPhaseAsync(target, names, cluster, node, metrics, steps, cancellationToken);
+            var before = silos.ApiRequests();
+            var phase = await RunVNodeMeshPhaseAsync(target, names, silos, health, steps, cancellationToken);
             var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
-            var window = Subtract(metrics.ApiRequests(), before);
-            var summary = await node.GetSummary();
-            var cloudStatistics = cloud.Simulator.Statistics;
+            var window = silos.ApiRequests() is { } after && before is not null ? Subtract(after, before) : null;
+            var summary = await silos.Node.GetSummary();
+            var cloudStatistics = silos.Cloud.Statistics;
+            var nodeHealth = health.Snapshot();
 
             BaselineReport? baseline = null;
             if (settings.Baseline)
@@ -90,14 +94,23 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 steps.Add(new("baseline", started.Elapsed.TotalSeconds));
             }
 
-            return Report(result, window, summary, cloudStatistics, metrics, peakWorkingSet, managedPerPod, kills, baseline, steps);
+            var report = Report(phase.Result, window, summary, cloudStatistics, silos, phase.PeakWorkingSet, managedPerPod, baseline, steps) with
+            {
+                LeaseRenewalsMissed = nodeHealth.LateRenewals,
+                LeaseMaxGapSeconds = nodeHealth.MaxGapSeconds,
+                LeaseExpired = nodeHealth.LeaseExpired,
+                NodeNotReadyObserved = nodeHealth.NotReadyObserved,
+                NodeNotReady = nodeHealth.NotReady,
+                CreateRateAroundKill = silos.Kills.Count > 0 ? CreateRate(phase.Creates, silos.Kills[0]) : null,
+            };
+            return silos.Complete(report);
         }
         finally
         {
             var cleaning = Stopwatch.StartNew();
-            if (cluster is not null)
+            if (silos is not null)
             {
-                await cluster.DisposeAsync();
+                await silos.DisposeAsync();
             }
 
             var problems = await target.CleanUpAsync(namespaces, nodes, settings.CreateConcurrency, CancellationToken.None);
@@ -111,21 +124,23 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     }
 
     /// <summary>The silos' configuration: the run's virtual node, the bridge on, the write budget out of the way.</summary>
-    private Dictionary<string, string?> SiloSettings(KubernetesTarget target, RunNames names) => new()
+    private Dictionary<string, string?> SiloSettings(RunNames names) => new()
     {
         ["VNodeMesh:Nodes:Items:0:Name"] = names.Node,
         // With --scheduler the pods select this run's node by this label, never another virtual node of the cluster.
         [$"VNodeMesh:Nodes:Items:0:Labels:{BurstPods.RunLabel}"] = names.RunId,
         ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
-        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.Kubeconfig)}"] = target.Kubeconfig,
+        [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.LeaseRenewInterval)}"] = settings.LeaseRenewInterval.ToString("c", CultureInfo.InvariantCulture),
         [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteQps)}"] = settings.WriteQps.ToString(CultureInfo.InvariantCulture),
         [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteBurst)}"] = settings.WriteBurst.ToString(CultureInfo.InvariantCulture),
         [$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.WriteConcurrency)}"] = settings.WriteConcurrency.ToString(CultureInfo.InvariantCulture),
     };
 
-    private async Task<(PhaseResult Result, long PeakWorkingSet, int Kills)> RunVNodeMeshPhaseAsync(
-        KubernetesTarget target, RunNames names, LocalSiloCluster cluster, IVirtualNodeGrain node, LifecycleMetrics metrics,
-        List<StepReport> steps, CancellationToken cancellationToken)
+    /// <summary>What the VNodeMesh phase measured: the pods, the peak memory, and the cloud's instance count over time (seconds into the phase).</summary>
+    private sealed record PhaseOutcome(PhaseResult Result, long PeakWorkingSet, List<(double Seconds, long Created)> Creates);
+
+    private async Task<PhaseOutcome> RunVNodeMeshPhaseAsync(
+        KubernetesTarget target, RunNames names, IBurstSilos silos, NodeHealthWatch health, List<StepReport> steps, CancellationToken cancellationToken)
     {
         await using var watch = await PodPhaseWatch.StartAsync(target.Client, names.Namespace, cancellationToken);
         var writer = new ApiPodWriter(target.Client, settings.CreateConcurrency);
@@ -133,16 +148,17 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         using var creating = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var cpu = CpuUsage.Start();
         var clock = Stopwatch.StartNew();
+        silos.PhaseStarted();
         var create = writer.CreateAsync(names.Namespace, settings.Pods, i => BurstPods.ForApi(i, names.RunId, names.Namespace, bindTo), null, creating.Token);
 
         var peakWorkingSet = 0L;
-        var kills = 0;
+        var creates = new List<(double Seconds, long Created)>();
         var lastPrint = TimeSpan.Zero;
         var createdAt = TimeSpan.Zero;
         while (true)
         {
             await Task.Delay(ProgressInterval, cancellationToken);
-            peakWorkingSet = Math.Max(peakWorkingSet, Process.GetCurrentProcess().WorkingSet64);
+            creates.Add((clock.Elapsed.TotalSeconds, silos.Cloud.Statistics.InstancesCreated));
             if (create.IsCompleted && createdAt == TimeSpan.Zero)
             {
                 await create;
@@ -150,20 +166,14 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             }
 
             var settled = watch.Settled;
-            if (settings.KillIsDue(kills, settled))
-            {
-                await cluster.KillAsync(1);
-                kills++;
-                console.MarkupLine($"[yellow]killed silo 1 at {clock.Elapsed.TotalSeconds:0.0}s ({settled} pods settled)[/]");
-            }
+            await silos.OnProgressAsync(new BurstProgress(clock.Elapsed, watch.Running, settled, watch, health), cancellationToken);
 
             if (clock.Elapsed - lastPrint >= TimeSpan.FromSeconds(1))
             {
                 lastPrint = clock.Elapsed;
-                var summary = await node.GetSummary();
-                var stages = string.Join("  ", summary.PodsByStage.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"));
-                var backlog = cluster.Services<PodStatusWriter>().Sum(w => w.Backlog);
-                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] created={writer.Created} running={watch.Running} (watch)  status backlog={backlog}  grains: {stages}  [grey]{Runtime()}[/]");
+                peakWorkingSet = Math.Max(peakWorkingSet, silos.WorkingSet());
+                var stages = await Stages(silos.Node);
+                console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:0.0}s[/] created={writer.Created} running={watch.Running} (watch)  {silos.Progress()}  grains: {stages}  [grey]{Runtime()}[/]");
             }
 
             // Pods whose create failed for good can never run: stop waiting for them once every create is done.
@@ -187,10 +197,51 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
 
         // Writes that follow Running (Events, a late status) still belong to the run: wait until they stop.
         var settleClock = Stopwatch.StartNew();
-        await SettleWritesAsync(metrics, cancellationToken);
+        await SettleWritesAsync(silos, cancellationToken);
         steps.Add(new("settle-writes", settleClock.Elapsed.TotalSeconds));
-        _eventWritesPending = cluster.Services<PodEventRecorder>().Sum(r => r.Pending);
-        return (Measure(writer, watch, cpuUsage), peakWorkingSet, kills);
+        _eventWritesPending = silos.EventWritesPending;
+        return new PhaseOutcome(Measure(writer, watch, cpuUsage), Math.Max(peakWorkingSet, silos.WorkingSet()), creates);
+    }
+
+    /// <summary>The node grain's pods by stage, or why they could not be read (a silo failing over).</summary>
+    private static async Task<string> Stages(IVirtualNodeGrain node)
+    {
+        try
+        {
+            var summary = await node.GetSummary().WaitAsync(TimeSpan.FromSeconds(2));
+            return string.Join("  ", summary.PodsByStage.OrderBy(p => p.Key).Select(p => $"{p.Key}={p.Value}"));
+        }
+        catch (Exception ex)
+        {
+            return $"(unavailable: {ex.GetType().Name})";
+        }
+    }
+
+    /// <summary>
+    /// Creates per second in the window before the kill (after the quota's burst is spent) and in the
+    /// window after it (until every instance was created), both at most <see cref="CreateRateWindow"/> long.
+    /// </summary>
+    private CreateRateReport? CreateRate(List<(double Seconds, long Created)> samples, double killedAt)
+    {
+        if (samples.Count == 0)
+        {
+            return null;
+        }
+
+        long CreatedAt(double seconds) => samples.LastOrDefault(s => s.Seconds <= seconds, samples[0]).Created;
+        var firstCreate = samples.FirstOrDefault(s => s.Created > 0).Seconds;
+        var burstSpent = firstCreate + (settings.Quota.Unlimited ? 0 : settings.Quota.Burst / settings.Quota.PerSecond);
+        var beforeStart = Math.Max(killedAt - CreateRateWindow.TotalSeconds, burstSpent);
+        var total = samples[^1].Created;
+        var allCreated = samples.FirstOrDefault(s => s.Created >= total).Seconds;
+        var afterEnd = Math.Min(killedAt + CreateRateWindow.TotalSeconds, allCreated);
+        double Rate(double from, double to) => to > from ? (CreatedAt(to) - CreatedAt(from)) / (to - from) : 0;
+        var before = Rate(beforeStart, killedAt);
+        var after = Rate(killedAt, afterEnd);
+        double? quota = settings.Quota.Unlimited ? null : settings.Quota.PerSecond;
+        return new CreateRateReport(
+            Math.Round(Math.Max(0, killedAt - beforeStart), 1), Math.Round(before, 2), Math.Round(Math.Max(0, afterEnd - killedAt), 1), Math.Round(after, 2),
+            quota, quota is { } q && killedAt > beforeStart ? Math.Round(before / q, 3) : null, quota is { } p && afterEnd > killedAt ? Math.Round(after / p, 3) : null);
     }
 
     /// <summary>The process's runtime health in a few words: GC pauses, thread pool threads and queue.</summary>
@@ -198,15 +249,20 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         $"gc pause={GC.GetTotalPauseDuration().TotalSeconds:0.00}s gcs={GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} "
         + $"jit={System.Runtime.JitInfo.GetCompiledMethodCount()} threads={ThreadPool.ThreadCount} queued={ThreadPool.PendingWorkItemCount}";
 
-    private static async Task SettleWritesAsync(LifecycleMetrics metrics, CancellationToken cancellationToken)
+    private static async Task SettleWritesAsync(IBurstSilos silos, CancellationToken cancellationToken)
     {
+        if (silos.ApiRequests() is null)
+        {
+            return; // not counted: nothing to wait for
+        }
+
         var started = Stopwatch.StartNew();
-        var last = PodWrites(metrics);
+        var last = PodWrites(silos);
         var quietSince = Stopwatch.StartNew();
         while (started.Elapsed < WritesSettleLimit && quietSince.Elapsed < WritesQuiet)
         {
             await Task.Delay(250, cancellationToken);
-            var now = PodWrites(metrics);
+            var now = PodWrites(silos);
             if (now != last)
             {
                 last = now;
@@ -215,7 +271,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         }
     }
 
-    private static long PodWrites(LifecycleMetrics metrics) => metrics.ApiRequests().Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
+    private static long PodWrites(IBurstSilos silos) => silos.ApiRequests()?.Where(p => p.Key.IsPodWrite).Sum(p => p.Value) ?? 0;
 
     /// <summary>
     /// The physical limit: a plain client creates the same number of pods bound to a node nobody
@@ -324,19 +380,20 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
     private static Dictionary<ApiRequestKind, long> Subtract(IReadOnlyDictionary<ApiRequestKind, long> after, IReadOnlyDictionary<ApiRequestKind, long> before) =>
         after.Select(p => (p.Key, Count: p.Value - before.GetValueOrDefault(p.Key))).Where(p => p.Count > 0).ToDictionary(p => p.Key, p => p.Count);
 
-    private BurstReport Report(PhaseResult result, Dictionary<ApiRequestKind, long> requests, VirtualNodeSummary summary, SimulatorStatistics cloud,
-        LifecycleMetrics metrics, long peakWorkingSet, double managedPerPod, int kills, BaselineReport? baseline, List<StepReport> steps)
+    /// <param name="requests">VNodeMesh's API requests in the phase; null when they were not counted (silo processes without a proxy).</param>
+    private BurstReport Report(PhaseResult result, Dictionary<ApiRequestKind, long>? requests, VirtualNodeSummary summary, SimulatorStatistics cloud,
+        IBurstSilos silos, long peakWorkingSet, double managedPerPod, BaselineReport? baseline, List<StepReport> steps)
     {
         foreach (var error in result.Errors)
         {
             console.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
         }
 
-        var writes = requests.Where(p => p.Key.IsWrite).Sum(p => p.Value);
-        var podWrites = requests.Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
-        static Dictionary<string, long> By(Dictionary<ApiRequestKind, long> requests, Func<ApiRequestKind, string> key) =>
-            requests.GroupBy(p => key(p.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
-        return BurstReport.Of(settings, cloud, metrics, summary, peakWorkingSet, managedPerPod, kills, steps) with
+        var writes = requests?.Where(p => p.Key.IsWrite).Sum(p => p.Value);
+        var podWrites = requests?.Where(p => p.Key.IsPodWrite).Sum(p => p.Value);
+        static Dictionary<string, long>? By(Dictionary<ApiRequestKind, long>? requests, Func<ApiRequestKind, string> key) =>
+            requests?.GroupBy(p => key(p.Key)).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Sum(p => p.Value));
+        return BurstReport.Of(settings, cloud, silos.Retries, summary, peakWorkingSet, managedPerPod, silos.Kills.Count, steps) with
         {
             Scenario = "burst-kubernetes",
             Running = result.Running,
@@ -353,8 +410,8 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             ApiRequestsByVerb = By(requests, k => k.Verb),
             ApiRequestsByVerbAndResource = By(requests, k => $"{k.Verb} {k.Resource}"),
             ApiRequestsByCode = By(requests, k => k.Code),
-            WritesPerPod = Math.Round(writes / (double)settings.Pods, 3),
-            WritesToRunningPerPod = Math.Round(podWrites / (double)settings.Pods, 3),
+            WritesPerPod = writes is { } w ? Math.Round(w / (double)settings.Pods, 3) : null,
+            WritesToRunningPerPod = podWrites is { } p ? Math.Round(p / (double)settings.Pods, 3) : null,
             EventWritesPending = _eventWritesPending,
             BaselinePodsPerSecond = baseline?.PodsPerSecond,
             BaselineRatio = baseline is { PodsPerSecond: > 0 } b ? Math.Round(result.PodsPerSecond / b.PodsPerSecond, 3) : null,

@@ -19,6 +19,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
     private readonly string _namespace;
     private readonly ConcurrentDictionary<string, long> _running = new();
     private readonly ConcurrentDictionary<string, string> _ended = new();
+    private readonly ConcurrentDictionary<string, byte> _settledUids = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private long _events;
@@ -56,6 +57,9 @@ public sealed class PodPhaseWatch : IAsyncDisposable
     public int Failures => _failures;
 
     public bool TryGetRunningAt(string name, out long timestamp) => _running.TryGetValue(name, out timestamp);
+
+    /// <summary>Whether the pod with this UID was seen Running or ended.</summary>
+    public bool IsSettled(Guid uid) => _settledUids.ContainsKey(uid.ToString());
 
     private async Task<string> ListAsync(CancellationToken cancellationToken)
     {
@@ -165,6 +169,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
         switch (pod.Status?.Phase)
         {
             case "Running":
+                _settledUids.TryAdd(pod.Metadata!.Uid ?? "", 0);
                 if (_running.TryAdd(name, now))
                 {
                     Atomic.Max(ref _lastRunningAt, now);
@@ -172,6 +177,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
 
                 break;
             case "Succeeded" or "Failed":
+                _settledUids.TryAdd(pod.Metadata!.Uid ?? "", 0);
                 _ended.TryAdd(name, pod.Status.Phase);
                 break;
         }

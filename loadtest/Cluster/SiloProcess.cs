@@ -81,6 +81,23 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
+    /// <summary>Its working set now; 0 once it has exited.</summary>
+    public long WorkingSetBytes
+    {
+        get
+        {
+            try
+            {
+                _process.Refresh();
+                return _process.HasExited ? 0 : _process.WorkingSet64;
+            }
+            catch (InvalidOperationException)
+            {
+                return 0;
+            }
+        }
+    }
+
     public string StdoutFile => Path.Combine(Start.RunDirectory, $"{Name}.stdout.log");
 
     public string StderrFile => Path.Combine(Start.RunDirectory, $"{Name}.stderr.log");

@@ -1,0 +1,62 @@
+namespace VNodeMesh.LoadTest.Cluster;
+
+/// <summary>What <c>--api-faults</c> did to the silos' API traffic, as the proxy counted it.</summary>
+public sealed record ApiFaultsReport(long WatchesBroken, long WatchesHeld, long GoneAnswers, double PeriodSeconds, double HoldSeconds);
+
+/// <summary>
+/// The faults of <c>--api-faults</c>, through an <see cref="ApiServerProxy"/>: every period the
+/// silos' watches are broken, and every other time their reconnections are held long enough for
+/// the API server to compact past where they were (so they resume into a real 410 Gone and relist).
+/// Leases, status writes and lists go on meanwhile.
+/// </summary>
+public sealed class ApiFaultSchedule : IAsyncDisposable
+{
+    private readonly ApiServerProxy _proxy;
+    private readonly TimeSpan _period;
+    private readonly TimeSpan _hold;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    /// <param name="hold">Longer than two compaction intervals of the API server (kube-apiserver compacts up to the revision of the interval before).</param>
+    public ApiFaultSchedule(ApiServerProxy proxy, TimeSpan period, TimeSpan hold)
+    {
+        (_proxy, _period, _hold) = (proxy, period, hold);
+        var stopping = _stop.Token;
+        _loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
+    }
+
+    public ApiFaultsReport Report()
+    {
+        var statistics = _proxy.Statistics;
+        return new(statistics.WatchesBroken, statistics.WatchesHeld, statistics.GoneAnswers, _period.TotalSeconds, _hold.TotalSeconds);
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_period);
+        for (var round = 1; await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false); round++)
+        {
+            if (round % 2 == 0)
+            {
+                _proxy.HoldWatches(_hold);
+            }
+
+            _proxy.BreakWatches();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _proxy.HoldWatches(TimeSpan.Zero);
+        _stop.Dispose();
+    }
+}
