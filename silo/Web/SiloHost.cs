@@ -20,6 +20,7 @@ public static class SiloHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--kubeconfig"] = "VNodeMesh:Kubernetes:Kubeconfig" });
         var configuration = builder.Configuration;
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // not a line per probe and scrape
 
         builder.Services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new();
@@ -27,7 +28,7 @@ public static class SiloHost
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [SiloHealthCheck.ReadyTag]);
 
         builder.UseOrleans(silo => silo
-            .UseLocalProfile(configuration)
+            .UseProfile(configuration)
             .AddVNodeMesh(configuration)
             .UseKubernetes(configuration));
         return builder;
