@@ -11,13 +11,17 @@ public sealed record FailoverReport
     public bool HostedVirtualNode { get; init; }
     /// <summary>Seconds into the run when it was killed.</summary>
     public double KilledAtSeconds { get; init; }
-    /// <summary>Pod grains active on it at the kill whose pods had not yet reached Running or an end.</summary>
+    /// <summary>Pods not yet Running or ended (through the API) at the kill.</summary>
+    public int UnsettledPodsAtKill { get; init; }
+    /// <summary>Of those, the ones whose grain was active on the killed silo.</summary>
     public int UnsettledPodsOnKilledSilo { get; init; }
+    /// <summary>Of those, the ones no live silo held active at the kill: active on the killed silo, or active nowhere (not yet dispatched, or a status write queued).</summary>
+    public int PodsToOwnAgain { get; init; }
     /// <summary>Until the membership showed it dead.</summary>
     public double? DeclaredDeadAfterSeconds { get; init; }
     /// <summary>Until the virtual node's Lease was renewed (renewTime after the kill, so by a live silo).</summary>
     public double? LeaseRenewedAfterSeconds { get; init; }
-    /// <summary>Until every one of those pods was active on a live silo or had settled (Running or ended, seen through the API).</summary>
+    /// <summary>Until every one of those pods was active on a live silo, had changed in the API after the kill, or had settled (Running or ended).</summary>
     public double? PodsOwnedAfterSeconds { get; init; }
     /// <summary>Those pods neither owned again nor settled when the run ended.</summary>
     public int PodsNotOwned { get; init; }
@@ -27,8 +31,9 @@ public sealed record FailoverReport
 
 /// <summary>
 /// Follows a killed silo's work until it is owned again: the membership declares the silo dead,
-/// the virtual node's Lease is renewed after the kill, and every pod that was active and unsettled
-/// on it at the kill is active on a live silo or settled.
+/// the virtual node's Lease is renewed after the kill (so by a live silo), and every pod that was
+/// unsettled at the kill and not active on a live silo then has progressed: it is active on a live
+/// silo, or its API object changed after the kill, or it settled.
 /// </summary>
 public sealed class FailoverTracker : IAsyncDisposable
 {
@@ -39,8 +44,10 @@ public sealed class FailoverTracker : IAsyncDisposable
     private readonly SiloAddress? _address;
     private readonly DateTimeOffset _killedAt;
     private readonly double _killedAtSeconds;
+    private readonly long _killedAtTimestamp;
     private readonly bool _hostedNode;
-    private readonly int _unsettled;
+    private readonly (int AtKill, int OnSilo) _unsettled;
+    private readonly int _toOwn;
     private readonly HashSet<Guid> _pending;
     private readonly PodPhaseWatch _pods;
     private readonly NodeHealthWatch _node;
@@ -49,21 +56,26 @@ public sealed class FailoverTracker : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private DateTimeOffset? _deadAt, _leaseAt, _ownedAt;
 
-    private FailoverTracker(SiloClusterClient client, SiloProcess silo, SiloAddress? address, DateTimeOffset killedAt, double killedAtSeconds,
-        bool hostedNode, IEnumerable<Guid> unsettledPods, PodPhaseWatch pods, NodeHealthWatch node)
+    private FailoverTracker(SiloClusterClient client, SiloProcess silo, SiloAddress? address, DateTimeOffset killedAt, long killedAtTimestamp,
+        double killedAtSeconds, bool hostedNode, FailoverStart start, PodPhaseWatch pods, NodeHealthWatch node)
     {
-        (_client, _silo, _address, _killedAt, _killedAtSeconds, _hostedNode) = (client, silo, address, killedAt, killedAtSeconds, hostedNode);
-        _pending = [.. unsettledPods];
-        _unsettled = _pending.Count;
+        (_client, _silo, _address, _killedAt, _killedAtTimestamp, _killedAtSeconds, _hostedNode) =
+            (client, silo, address, killedAt, killedAtTimestamp, killedAtSeconds, hostedNode);
+        _pending = [.. start.ToOwnAgain];
+        _toOwn = _pending.Count;
+        _unsettled = (start.UnsettledAtKill, start.UnsettledOnSilo);
         (_pods, _node) = (pods, node);
     }
 
+    /// <summary>The pods at the kill: how many were unsettled, how many of those the killed silo held, and which no live silo held.</summary>
+    public sealed record FailoverStart(int UnsettledAtKill, int UnsettledOnSilo, IReadOnlyCollection<Guid> ToOwnAgain);
+
     /// <param name="address">The killed silo's Orleans address, when the membership knew it.</param>
-    /// <param name="unsettledPods">The pod grains active on it at the kill whose pods had not settled.</param>
-    public static FailoverTracker Start(SiloClusterClient client, SiloProcess silo, SiloAddress? address, DateTimeOffset killedAt, double killedAtSeconds,
-        bool hostedNode, IEnumerable<Guid> unsettledPods, PodPhaseWatch pods, NodeHealthWatch node)
+    /// <param name="killedAtTimestamp">The <see cref="System.Diagnostics.Stopwatch"/> timestamp of the kill, for the pods' changes.</param>
+    public static FailoverTracker Start(SiloClusterClient client, SiloProcess silo, SiloAddress? address, DateTimeOffset killedAt, long killedAtTimestamp,
+        double killedAtSeconds, bool hostedNode, FailoverStart start, PodPhaseWatch pods, NodeHealthWatch node)
     {
-        var tracker = new FailoverTracker(client, silo, address, killedAt, killedAtSeconds, hostedNode, unsettledPods, pods, node);
+        var tracker = new FailoverTracker(client, silo, address, killedAt, killedAtTimestamp, killedAtSeconds, hostedNode, start, pods, node);
         var stopping = tracker._stop.Token;
         tracker._loop = Task.Run(() => tracker.RunAsync(stopping), CancellationToken.None);
         return tracker;
@@ -91,7 +103,9 @@ public sealed class FailoverTracker : IAsyncDisposable
                 Silo = _silo.Name,
                 HostedVirtualNode = _hostedNode,
                 KilledAtSeconds = Math.Round(_killedAtSeconds, 1),
-                UnsettledPodsOnKilledSilo = _unsettled,
+                UnsettledPodsAtKill = _unsettled.AtKill,
+                UnsettledPodsOnKilledSilo = _unsettled.OnSilo,
+                PodsToOwnAgain = _toOwn,
                 DeclaredDeadAfterSeconds = parts[0],
                 LeaseRenewedAfterSeconds = parts[1],
                 PodsOwnedAfterSeconds = parts[2],
@@ -130,7 +144,7 @@ public sealed class FailoverTracker : IAsyncDisposable
 
         lock (_gate)
         {
-            _pending.RemoveWhere(_pods.IsSettled);
+            _pending.RemoveWhere(uid => _pods.IsSettled(uid) || _pods.ChangedSince(uid, _killedAtTimestamp));
         }
 
         var membership = await _client.MembershipAsync();

@@ -20,6 +20,8 @@ public sealed class PodPhaseWatch : IAsyncDisposable
     private readonly ConcurrentDictionary<string, long> _running = new();
     private readonly ConcurrentDictionary<string, string> _ended = new();
     private readonly ConcurrentDictionary<string, byte> _settledUids = new();
+    // Per pod UID, its last resourceVersion seen and the Stopwatch timestamp when it was first seen.
+    private readonly ConcurrentDictionary<string, (string? Version, long At)> _lastChange = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
     private long _events;
@@ -60,6 +62,13 @@ public sealed class PodPhaseWatch : IAsyncDisposable
 
     /// <summary>Whether the pod with this UID was seen Running or ended.</summary>
     public bool IsSettled(Guid uid) => _settledUids.ContainsKey(uid.ToString());
+
+    /// <summary>The pods seen that are neither Running nor ended.</summary>
+    public IReadOnlyList<Guid> Unsettled() =>
+        [.. _lastChange.Keys.Where(uid => !_settledUids.ContainsKey(uid)).Select(uid => Guid.TryParse(uid, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty)];
+
+    /// <summary>Whether the pod changed (a new resourceVersion was seen) after this <see cref="Stopwatch"/> timestamp.</summary>
+    public bool ChangedSince(Guid uid, long timestamp) => _lastChange.TryGetValue(uid.ToString(), out var change) && change.At > timestamp;
 
     private async Task<string> ListAsync(CancellationToken cancellationToken)
     {
@@ -164,6 +173,13 @@ public sealed class PodPhaseWatch : IAsyncDisposable
         if (name is null)
         {
             return;
+        }
+
+        if (pod.Metadata?.Uid is { } uid)
+        {
+            // A relist shows every pod again: only a new resourceVersion is a change.
+            var version = pod.Metadata.ResourceVersion;
+            _lastChange.AddOrUpdate(uid, (version, now), (_, last) => last.Version == version ? last : (version, now));
         }
 
         switch (pod.Status?.Phase)

@@ -174,25 +174,29 @@ public sealed class ProcessSilos : IBurstSilos
             address = await AddressOfAsync(victim);
         }
 
-        IReadOnlyList<Guid> unsettled = [];
-        if (address is not null)
+        // Which unsettled pods a live silo holds at the kill: the others must be owned again.
+        var unsettled = progress.Pods.Unsettled();
+        HashSet<Guid> onVictim = [], onLive = [];
+        try
         {
-            try
+            foreach (var (pod, silo) in await _client.PodActivationsAsync())
             {
-                unsettled = [.. (await _client.PodActivationsAsync([address])).Select(p => p.Pod).Where(uid => !progress.Pods.IsSettled(uid))];
-            }
-            catch (Exception ex)
-            {
-                _console.MarkupLine($"[yellow]could not list the pods of {victim!.Name}: {Markup.Escape(ex.Message)}[/]");
+                (silo.Equals(address) ? onVictim : onLive).Add(pod);
             }
         }
+        catch (Exception ex)
+        {
+            _console.MarkupLine($"[yellow]could not list the pods' activations: {Markup.Escape(ex.Message)}[/]");
+        }
 
+        var start = new FailoverTracker.FailoverStart(unsettled.Count, unsettled.Count(onVictim.Contains), [.. unsettled.Where(uid => !onLive.Contains(uid))]);
         var killedAt = DateTimeOffset.UtcNow;
+        var killedAtTimestamp = Stopwatch.GetTimestamp();
         victim!.Kill();
         _kills.Add(progress.Elapsed.TotalSeconds);
-        _failover = FailoverTracker.Start(_client, victim, address, killedAt, progress.Elapsed.TotalSeconds, hostsNode, unsettled, progress.Pods, progress.Node);
+        _failover = FailoverTracker.Start(_client, victim, address, killedAt, killedAtTimestamp, progress.Elapsed.TotalSeconds, hostsNode, start, progress.Pods, progress.Node);
         _console.MarkupLine($"[yellow]killed {victim.Name} (pid {victim.ProcessId}{(hostsNode ? ", the virtual node's silo" : "")}) at {progress.Elapsed.TotalSeconds:0.0}s: "
-            + $"{progress.Running} pods running, {unsettled.Count} unsettled pods active on it[/]");
+            + $"{progress.Running} pods running, {start.UnsettledAtKill} unsettled, {start.UnsettledOnSilo} of them active on it, {start.ToOwnAgain.Count} held by no live silo[/]");
     }
 
     private async Task<SiloAddress?> AddressOfAsync(SiloProcess silo)
@@ -231,6 +235,7 @@ public sealed class ProcessSilos : IBurstSilos
         return report with
         {
             Profile = "cluster",
+            Provider = "eci",
             RunDirectory = _cluster.Options.RunDirectory,
             SiloProcesses = [.. _cluster.Silos.Select(s => new SiloProcessReport(s.Name, s.ProcessId, s.SiloPort,
                 s.IsRunning ? "running" : s.EndedAt is not null ? "killed" : $"exited ({s.ExitCode})"))],

@@ -79,7 +79,8 @@ public sealed class SiloClusterClient : IAsyncDisposable
     {
         var statistics = await Management.GetDetailedGrainStatistics(null, silos);
         return [.. statistics
-            .Where(s => s.GrainType is { } type && type.EndsWith(".PodGrain", StringComparison.Ordinal))
+            // The type is assembly-qualified: "VNodeMesh.Grains.PodGrain,VNodeMesh.Grains".
+            .Where(s => s.GrainType is { } type && type.Split(',')[0].EndsWith(".PodGrain", StringComparison.Ordinal))
             .Select(s => (s.GrainId.GetGuidKey(), s.SiloAddress))];
     }
 
