@@ -177,12 +177,16 @@ public sealed class ProcessSilos : IBurstSilos
         // Which unsettled pods a live silo holds at the kill: the others must be owned again.
         var unsettled = progress.Pods.Unsettled();
         HashSet<Guid> onVictim = [], onLive = [];
+        var perSilo = "";
         try
         {
-            foreach (var (pod, silo) in await _client.PodActivationsAsync())
+            var activations = await _client.PodActivationsAsync();
+            foreach (var (pod, silo) in activations)
             {
                 (silo.Equals(address) ? onVictim : onLive).Add(pod);
             }
+
+            perSilo = string.Join(", ", activations.GroupBy(a => a.Silo).Select(g => $"{_cluster.Find(g.Key)?.Name ?? g.Key.ToString()}={g.Count()}"));
         }
         catch (Exception ex)
         {
@@ -196,7 +200,7 @@ public sealed class ProcessSilos : IBurstSilos
         _kills.Add(progress.Elapsed.TotalSeconds);
         _failover = FailoverTracker.Start(_client, victim, address, killedAt, killedAtTimestamp, progress.Elapsed.TotalSeconds, hostsNode, start, progress.Pods, progress.Node);
         _console.MarkupLine($"[yellow]killed {victim.Name} (pid {victim.ProcessId}{(hostsNode ? ", the virtual node's silo" : "")}) at {progress.Elapsed.TotalSeconds:0.0}s: "
-            + $"{progress.Running} pods running, {start.UnsettledAtKill} unsettled, {start.UnsettledOnSilo} of them active on it, {start.ToOwnAgain.Count} held by no live silo[/]");
+            + $"{progress.Running} pods running, {start.UnsettledAtKill} unsettled, {start.UnsettledOnSilo} of them active on it, {start.ToOwnAgain.Count} held by no live silo; pod activations {Markup.Escape(perSilo)}[/]");
     }
 
     private async Task<SiloAddress?> AddressOfAsync(SiloProcess silo)

@@ -1,0 +1,80 @@
+using Spectre.Console;
+using VNodeMesh.LoadTest.Burst;
+using VNodeMesh.Tests.Infrastructure;
+using VNodeMesh.Tests.Kubernetes;
+
+namespace VNodeMesh.Tests.Cluster;
+
+/// <summary>
+/// The burst tool with real silo processes on the cluster profile (<c>burst --kubernetes --profile
+/// cluster</c>): real Redis, the real API server, SIGKILL to a real process.
+/// </summary>
+[Collection(KubernetesCollection.Name)]
+public sealed class SiloProcessBurstTests
+{
+    [Fact]
+    public async Task A_silo_killed_in_a_2000_pod_burst_loses_no_pod_duplicates_none_and_the_node_stays_Ready()
+    {
+        var (report, output) = await RunAsync(new BurstSettings
+        {
+            Kubernetes = true,
+            Kubeconfig = KubeApi.KubeconfigPath,
+            Profile = "cluster",
+            Silos = 3,
+            Pods = 2000,
+            Quota = BurstSettings.ParseQuota("unlimited"),
+            ZeroLatency = true,
+            KillSiloAt = 0.5,
+            Baseline = false,
+        });
+
+        var why = Explain(report, output);
+        Assert.True(report.Running == 2000, $"{report.Running} of 2000 pods ran. {why}");
+        Assert.True(report.Lost == 0, $"{report.Lost} pods were lost. {why}");
+        Assert.True(report.DuplicateInstances == 0, $"{report.DuplicateInstances} pods got a second instance. {why}");
+        Assert.True(report.SiloKills == 1, $"no silo was killed. {why}");
+        Assert.True(report.NodeNotReadyObserved == false, $"the node went NotReady: {report.NodeNotReady}. {why}");
+        Assert.True(report.LeaseExpired == false, $"the node's Lease expired (longest gap {report.LeaseMaxGapSeconds} s). {why}");
+        Assert.True(report.FailoverSeconds is < 40, $"the killed silo's work was not owned again within the Lease's 40 s: {report.Failover}. {why}");
+    }
+
+    [Fact]
+    public async Task Redis_killed_and_restarted_in_a_burst_loses_no_pod_and_duplicates_none()
+    {
+        var (report, output) = await RunAsync(new BurstSettings
+        {
+            Kubernetes = true,
+            Kubeconfig = KubeApi.KubeconfigPath,
+            Profile = "cluster",
+            Silos = 2,
+            Pods = 1000,
+            Quota = BurstSettings.ParseQuota("unlimited"),
+            ZeroLatency = true,
+            RestartRedisAt = 0.3,
+            Baseline = false,
+        });
+
+        var why = Explain(report, output);
+        Assert.True(report.RedisRestarts == 1, $"Redis was not restarted. {why}");
+        Assert.True(report.Running == 1000, $"{report.Running} of 1000 pods ran. {why}");
+        Assert.True(report.Lost == 0, $"{report.Lost} pods were lost. {why}");
+        Assert.True(report.DuplicateInstances == 0, $"{report.DuplicateInstances} pods got a second instance. {why}");
+    }
+
+    private static async Task<(BurstReport Report, string Output)> RunAsync(BurstSettings settings)
+    {
+        var output = TextWriter.Synchronized(new StringWriter());
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+        });
+        var report = await new KubernetesBurstScenario(settings, console).RunAsync();
+        return (report, output.ToString()!);
+    }
+
+    /// <summary>The report and the end of the tool's output, for a failed assertion.</summary>
+    private static string Explain(BurstReport report, string output) =>
+        $"Tool output (end): {string.Join(Environment.NewLine, output.Split(Environment.NewLine).TakeLast(25))}{Environment.NewLine}Report: {report.ToJson()}";
+}
