@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Silo.Hosting;
+using VNodeMesh.Silo.Telemetry;
 
 namespace VNodeMesh.Silo.Web;
 
@@ -30,14 +31,19 @@ public static class SiloHost
             .UseLocalProfile(configuration)
             .AddVNodeMesh(configuration)
             .UseKubernetes(configuration));
+        builder.AddVNodeMeshTelemetry();
         return builder;
     }
 
-    /// <summary>Liveness answers while the process serves HTTP; readiness while the silo is an active cluster member.</summary>
+    /// <summary>
+    /// Liveness answers while the process serves HTTP; readiness while the silo is an active cluster member and not
+    /// shutting down. Metrics for Prometheus at <c>/metrics</c> (<c>VNodeMesh:Telemetry</c>).
+    /// </summary>
     public static WebApplication MapSiloEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
+        app.MapVNodeMeshTelemetry();
         return app;
     }
 }
