@@ -19,11 +19,15 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var steps = new List<StepReport>();
 
         var started = Stopwatch.StartNew();
-        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, new Dictionary<string, string?>
+        await using var telemetry = await BurstTelemetry.StartAsync(settings);
+        var siloSettings = new Dictionary<string, string?>
         {
             ["VNodeMesh:Nodes:Items:0:Name"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
-        });
+        };
+        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, telemetry?.SiloSettings(siloSettings) ?? siloSettings,
+            telemetry: telemetry is not null);
+        telemetry?.StartScraping(cluster.MetricsEndpoints);
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
         await node.GetSummary();
         steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
@@ -73,7 +77,10 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         steps.Add(new("submit", submittedAt.TotalSeconds));
         steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
         var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
-        return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
+        return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps) with
+        {
+            Telemetry = telemetry?.Report() ?? new TelemetryReport(),
+        };
     }
 
     private async Task SubmitAsync(IVirtualNodeGrain node, string runId, CancellationToken cancellationToken)

@@ -26,6 +26,7 @@ public static class SiloHost
         var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.TryParse(http.Address, out var ip) ? ip : IPAddress.Loopback, http.Port));
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [SiloHealthCheck.ReadyTag]);
+        builder.Services.AddHostedService<SiloShutdown>();
 
         builder.UseOrleans(silo => silo
             .UseLocalProfile(configuration)
