@@ -31,11 +31,19 @@ public static class PodTracing
         if (state.Trace is null || !ActivityContext.TryParse(state.Trace, null, out var lifecycle))
         {
             // A root: without this, the span would join the trace of whatever call brought the pod.
-            Activity.Current = null;
+            if (caller is not null)
+            {
+                Activity.Current = null;
+            }
+
             var root = source.StartActivity(name, ActivityKind.Internal, default(ActivityContext), links: LinkTo(caller, default));
             if (root is null)
             {
-                Activity.Current = caller;
+                if (caller is not null)
+                {
+                    Activity.Current = caller;
+                }
+
                 return null;
             }
 

@@ -35,6 +35,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var baselineBytes = BurstReport.ManagedBytes();
         var peakWorkingSet = 0L;
         var runId = Guid.NewGuid().ToString("N")[..8];
+        var cpu = CpuUsage.Start();
         var clock = Stopwatch.StartNew();
         var kills = 0;
 
@@ -74,12 +75,14 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         }
 
         var wall = clock.Elapsed;
+        var cpuUsed = cpu.Stop();
         steps.Add(new("submit", submittedAt.TotalSeconds));
         steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
         var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
         return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps) with
         {
             Telemetry = telemetry?.Report() ?? new TelemetryReport(),
+            Cpu = cpuUsed,
         };
     }
 

@@ -32,6 +32,9 @@ public sealed record BurstSettings
     /// <summary>With <see cref="Telemetry"/>: the silos' trace sampling ratio; null: the silo's default.</summary>
     public double? TraceSamplingRatio { get; init; }
 
+    /// <summary>With <see cref="Telemetry"/>: trace Orleans too (<c>VNodeMesh:Telemetry:Traces:Orleans</c>).</summary>
+    public bool TraceOrleans { get; init; }
+
     /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
     public bool Kubernetes { get; init; }
 

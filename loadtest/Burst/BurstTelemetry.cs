@@ -9,6 +9,8 @@ public sealed record TelemetryReport
     public bool Enabled { get; init; }
     /// <summary>The trace sampling ratio the silos ran with (<c>VNodeMesh:Telemetry:Traces:SamplingRatio</c>).</summary>
     public double? TraceSamplingRatio { get; init; }
+    /// <summary>Whether Orleans was traced too (<c>--trace-orleans</c>).</summary>
+    public bool? TraceOrleans { get; init; }
     public double? ScrapeIntervalSeconds { get; init; }
     public int Scrapes { get; init; }
     public int ScrapeFailures { get; init; }
@@ -33,21 +35,25 @@ public sealed class BurstTelemetry : IAsyncDisposable
 
     private readonly OtlpSink _sink;
     private readonly double _samplingRatio;
+    private readonly bool _orleans;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly CancellationTokenSource _stop = new();
     private Task _scraping = Task.CompletedTask;
     private int _scrapes, _scrapeFailures;
     private long _scrapeBytes;
 
-    private BurstTelemetry(OtlpSink sink, double samplingRatio)
+    private BurstTelemetry(OtlpSink sink, double samplingRatio, bool orleans)
     {
         _sink = sink;
         _samplingRatio = samplingRatio;
+        _orleans = orleans;
     }
 
     /// <returns>Null when the run is without telemetry.</returns>
     public static async Task<BurstTelemetry?> StartAsync(BurstSettings settings) =>
-        settings.Telemetry ? new BurstTelemetry(await OtlpSink.StartAsync(), settings.TraceSamplingRatio ?? new TracesTelemetryOptions().SamplingRatio) : null;
+        settings.Telemetry
+            ? new BurstTelemetry(await OtlpSink.StartAsync(), settings.TraceSamplingRatio ?? new TracesTelemetryOptions().SamplingRatio, settings.TraceOrleans)
+            : null;
 
     /// <summary>The silos' <c>VNodeMesh:Telemetry</c> settings: export to this run's collector.</summary>
     public Dictionary<string, string?> SiloSettings(IReadOnlyDictionary<string, string?> settings)
@@ -59,6 +65,7 @@ public sealed class BurstTelemetry : IAsyncDisposable
             [$"{section}:Otlp:Protocol"] = OtlpTelemetryOptions.HttpProtobuf,
             [$"{section}:Otlp:MetricExportInterval"] = MetricExportInterval.ToString("c", CultureInfo.InvariantCulture),
             [$"{section}:Traces:SamplingRatio"] = _samplingRatio.ToString(CultureInfo.InvariantCulture),
+            [$"{section}:Traces:Orleans"] = _orleans ? "true" : "false",
         };
     }
 
@@ -94,6 +101,7 @@ public sealed class BurstTelemetry : IAsyncDisposable
     {
         Enabled = true,
         TraceSamplingRatio = _samplingRatio,
+        TraceOrleans = _orleans,
         ScrapeIntervalSeconds = ScrapeInterval.TotalSeconds,
         Scrapes = Volatile.Read(ref _scrapes),
         ScrapeFailures = Volatile.Read(ref _scrapeFailures),

@@ -79,15 +79,24 @@ public static class TelemetryExtensions
 
         if (options.TracesEnabled)
         {
-            telemetry.WithTracing(tracing => tracing
-                .AddSource(VNodeMeshTelemetry.Name)
-                .AddSource(ActivitySources.AllActivitySourceName)
-                .AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = context => !IsProbeOrScrape(context.Request.Path, options.Prometheus.Path))
-                .AddHttpClientInstrumentation()
-                // The ratio decides at a trace's root: a pod's lifecycle trace is kept or dropped whole.
-                .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SamplingRatio(options.Traces))))
-                .AddOtlpExporter(exporter => Configure(exporter, options.Otlp, "v1/traces")));
-            builder.UseOrleans(silo => silo.AddActivityPropagation());
+            telemetry.WithTracing(tracing =>
+            {
+                tracing.AddSource(VNodeMeshTelemetry.Name);
+                if (options.Traces.Orleans)
+                {
+                    tracing.AddSource(ActivitySources.AllActivitySourceName);
+                }
+
+                tracing.AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = context => !IsProbeOrScrape(context.Request.Path, options.Prometheus.Path))
+                    .AddHttpClientInstrumentation()
+                    // The ratio decides at a trace's root: a pod's lifecycle trace is kept or dropped whole.
+                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SamplingRatio(options.Traces))))
+                    .AddOtlpExporter(exporter => Configure(exporter, options.Otlp, "v1/traces"));
+            });
+            if (options.Traces.Orleans)
+            {
+                builder.UseOrleans(silo => silo.AddActivityPropagation());
+            }
         }
 
         return builder;

@@ -116,6 +116,13 @@ public sealed class TracesTelemetryOptions
 
     /// <summary>The share of traces kept, decided at each trace's root: a pod's whole lifecycle trace is kept or not.</summary>
     public double SamplingRatio { get; set; } = 1.0;
+
+    /// <summary>
+    /// Also trace Orleans: its grain calls (with the trace context carried across silos), activations and storage.
+    /// Off by default: Orleans then makes an activity for every grain call, traced or not, which costs a burst far
+    /// more than VNodeMesh's own spans (see the README).
+    /// </summary>
+    public bool Orleans { get; set; }
 }
 
 public sealed class MetricsTelemetryOptions

@@ -27,6 +27,7 @@ public sealed class TelemetrySiloFixture : IAsyncLifetime
             ["VNodeMesh:Telemetry:Otlp:Endpoint"] = Collector.Endpoint.ToString(),
             ["VNodeMesh:Telemetry:Otlp:Protocol"] = "http/protobuf",
             ["VNodeMesh:Telemetry:Otlp:MetricExportInterval"] = "00:00:00.500",
+            ["VNodeMesh:Telemetry:Traces:Orleans"] = "true",
         });
 
         var running = Enumerable.Range(0, RunningPods).Select(i => TestPods.Create($"telemetry-{i}")).ToList();
