@@ -155,9 +155,12 @@ public sealed partial class PodGrain(
             return false;
         }
 
-        using var activity = VNodeMeshTelemetry.ActivitySource.StartActivity("pod " + EventName(e));
-        activity?.SetTag("vnodemesh.pod.uid", this.GetPrimaryKey()).SetTag("vnodemesh.pod.from", before.Stage.ToString())
-            .SetTag("vnodemesh.pod.to", after.Stage.ToString()).SetTag("vnodemesh.error.code", result.ErrorCode);
+        using var activity = PodTracing.StartStep(state.State, before, e);
+        if (activity is not null)
+        {
+            PodTracing.Describe(activity, this.GetPrimaryKey(), state.State, before, after, EventName(e), result.ErrorCode);
+        }
+
         state.State.Lifecycle = after;
         state.State.Instance = instance;
         if (after.InstanceId is not null)
@@ -174,7 +177,12 @@ public sealed partial class PodGrain(
         // Persist first: an effect is never reported done for a transition that could be lost.
         await state.WriteStateAsync();
 
-        PodMetrics.Transitioned(before, after);
+        PodMetrics.Transitioned(before, after, context.Now, result.ErrorCode);
+        if (before.RunningAt is null && after.RunningAt is { } running && after.AcceptedAt is { } accepted)
+        {
+            PodTracing.RecordStartup(this.GetPrimaryKey(), state.State, accepted, running);
+        }
+
         if (after.Stage != before.Stage && state.State.Node is { } node)
         {
             stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));

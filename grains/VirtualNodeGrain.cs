@@ -15,6 +15,7 @@ public sealed partial class VirtualNodeGrain(
     INodeConnector connector,
     IOptions<VirtualNodeOptions> options,
     IOptions<PodLifecycleOptions> podOptions,
+    VirtualNodeGauges gauges,
     TimeProvider time,
     ILogger<VirtualNodeGrain> logger) : Grain, IVirtualNodeGrain
 {
@@ -48,11 +49,13 @@ public sealed partial class VirtualNodeGrain(
         this.RegisterGrainTimer(static (node, ct) => node.PollAsync(ct), this,
             new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = true });
         _connection = connector.Connect(NodeName, this.AsReference<IVirtualNodeGrain>());
+        gauges.Track(NodeName, _byStage);
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        gauges.Untrack(NodeName, _byStage);
         if (_connection is not null)
         {
             await _connection.DisposeAsync();

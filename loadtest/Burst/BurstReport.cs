@@ -65,6 +65,8 @@ public sealed record BurstReport
     /// <summary>Successful creates divided by what the quota allowed in the create window; null when unlimited.</summary>
     public double? QuotaEfficiency { get; init; }
     public int SiloKills { get; init; }
+    /// <summary>Whether the silos ran with OpenTelemetry (<c>--telemetry on</c>), and what it scraped and exported.</summary>
+    public TelemetryReport Telemetry { get; init; } = new();
     public IReadOnlyDictionary<string, int> PodsByStage { get; init; } = new Dictionary<string, int>();
     public IReadOnlyList<StepReport> Steps { get; init; } = [];
 

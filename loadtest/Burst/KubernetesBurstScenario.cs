@@ -53,6 +53,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         console.MarkupLine($"[grey]API server {Markup.Escape(target.Host)}; run {names.RunId}: node {names.Node}, namespace {names.Namespace}[/]");
 
         await using var cloud = await BurstCloud.StartAsync(settings);
+        await using var telemetry = await BurstTelemetry.StartAsync(settings);
         using var metrics = new LifecycleMetrics();
         var steps = new List<StepReport>();
         var namespaces = new List<string>();
@@ -61,7 +62,9 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         try
         {
             var started = Stopwatch.StartNew();
-            cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, SiloSettings(target, names), kubernetes: true);
+            cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider,
+                telemetry?.SiloSettings(SiloSettings(target, names)) ?? SiloSettings(target, names), kubernetes: true, telemetry: telemetry is not null);
+            telemetry?.StartScraping(cluster.MetricsEndpoints);
             var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(names.Node);
             await node.GetSummary();
             steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
@@ -90,7 +93,10 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 steps.Add(new("baseline", started.Elapsed.TotalSeconds));
             }
 
-            return Report(result, window, summary, cloudStatistics, metrics, peakWorkingSet, managedPerPod, kills, baseline, steps);
+            return Report(result, window, summary, cloudStatistics, metrics, peakWorkingSet, managedPerPod, kills, baseline, steps) with
+            {
+                Telemetry = telemetry?.Report() ?? new TelemetryReport(),
+            };
         }
         finally
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
 using VNodeMesh.Grains;
@@ -10,8 +11,22 @@ namespace VNodeMesh.Silo.Providers;
 /// </summary>
 public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
 {
+    public const string CallsInstrument = "vnodemesh.provider.calls";
+    public const string ThrottlesInstrument = "vnodemesh.provider.throttles";
+    public const string PacingDelayInstrument = "vnodemesh.provider.pacing.delay";
+
     private static readonly Counter<long> Calls = VNodeMeshTelemetry.Meter.CreateCounter<long>(
-        "vnodemesh.provider.calls", description: "Provider calls, by operation and outcome (ok or an error kind).");
+        CallsInstrument, "{call}", "Provider calls, by operation, outcome (ok or an error kind) and error code.");
+
+    private static readonly Counter<long> Throttles = VNodeMeshTelemetry.Meter.CreateCounter<long>(
+        ThrottlesInstrument, "{call}", "Provider calls refused for throttling (by the cloud, or by the budget's full queue), by operation and error code.");
+
+    private static readonly Histogram<double> PacingDelay = VNodeMeshTelemetry.Meter.CreateHistogram(
+        PacingDelayInstrument, "s", "Time creates and deletes waited for the account's budget before being sent, by operation.",
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600] });
+
+    // Outcome tags made once: a burst counts tens of thousands of calls.
+    private static readonly string[] ErrorKindNames = Enum.GetValues<ProviderErrorKind>().Select(k => k.ToString()).ToArray();
 
     private readonly IInstanceProvider _inner;
     private readonly RateLimiter? _budget;
@@ -63,11 +78,16 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     {
         if (budget is not null)
         {
+            var waitingSince = Stopwatch.GetTimestamp();
             using var lease = await budget.AcquireAsync(1, cancellationToken);
             if (!lease.IsAcquired)
             {
-                throw new ThrottledException("Throttling.Client", $"the {operation} budget's queue is full", TimeSpan.FromSeconds(1));
+                var refused = new ThrottledException("Throttling.Client", $"the {operation} budget's queue is full", TimeSpan.FromSeconds(1));
+                Count(operation, refused.Error);
+                throw refused;
             }
+
+            PacingDelay.Record(Stopwatch.GetElapsedTime(waitingSince).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
         }
 
         return await Counted(operation, () => call(cancellationToken));
@@ -83,8 +103,18 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
         }
         catch (ProviderException ex)
         {
-            Calls.Add(1, new("operation", operation), new("outcome", ex.Error.Kind.ToString()));
+            Count(operation, ex.Error);
             throw;
+        }
+    }
+
+    private static void Count(string operation, ProviderError error)
+    {
+        var kind = (int)error.Kind < ErrorKindNames.Length ? ErrorKindNames[(int)error.Kind] : error.Kind.ToString();
+        Calls.Add(1, new("operation", operation), new("outcome", kind), new("code", error.Code));
+        if (error.Kind == ProviderErrorKind.Throttled)
+        {
+            Throttles.Add(1, new("operation", operation), new("code", error.Code));
         }
     }
 
