@@ -16,4 +16,8 @@ public sealed class PodState
     [Id(5)] public List<PodTransition> History { get; set; } = [];
     /// <summary>The instance as last created or observed: what the pod's API status shows.</summary>
     [Id(6)] public InstanceView? Instance { get; set; }
+
+    public PodSnapshot ToSnapshot(Guid uid) => new(
+        uid, Namespace, Name, Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(), Lifecycle.InstanceId, Lifecycle.Attempts,
+        Lifecycle.Reason, Lifecycle.Message, Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. History]);
 }

@@ -43,7 +43,10 @@ public sealed record SubmitResult(
     [property: Id(1)] int Refused,
     [property: Id(2)] int AlreadyKnown);
 
-/// <summary>A virtual node's accounting: pods per stage, capacity, and its status poll.</summary>
+/// <summary>
+/// A virtual node's accounting: pods per stage, capacity, its status poll, how often its pods backed
+/// off and retried, and the provider budget of the silo it runs on.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.VirtualNodeSummary")]
 public sealed record VirtualNodeSummary(
     [property: Id(0)] string Node,
@@ -53,4 +56,7 @@ public sealed record VirtualNodeSummary(
     [property: Id(4)] int RefusedForCapacity,
     [property: Id(5)] long Polls,
     [property: Id(6)] long StatusesFannedOut,
-    [property: Id(7)] DateTimeOffset? LastPollAt);
+    [property: Id(7)] DateTimeOffset? LastPollAt,
+    [property: Id(8)] long BackOffs = 0,
+    [property: Id(9)] long Retries = 0,
+    [property: Id(10)] Provider.ProviderQuotaUsage? Quota = null);

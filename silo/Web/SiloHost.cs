@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Silo.Hosting;
+using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.Silo.Web;
 
@@ -29,7 +30,8 @@ public static class SiloHost
         builder.UseOrleans(silo => silo
             .UseLocalProfile(configuration)
             .AddVNodeMesh(configuration)
-            .UseKubernetes(configuration));
+            .UseKubernetes(configuration)
+            .AddVNodeMeshDashboard(configuration));
         return builder;
     }
 
@@ -38,6 +40,7 @@ public static class SiloHost
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
+        app.MapVNodeMeshDashboard();
         return app;
     }
 }
