@@ -45,7 +45,7 @@ public static class DashboardPages
     {
         response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
         response.Headers.XContentTypeOptions = "nosniff";
-        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.Headers["Referrer-Policy"] = "same-origin"; // "no-referrer" would make browsers send "Origin: null" with the sign-in form
         response.Headers.CacheControl = "no-store";
     }
 
