@@ -280,6 +280,7 @@ public sealed partial class PodGrain(
         if (history.Count >= options.Value.HistoryLimit)
         {
             history.RemoveAt(1); // keep the first entry: where the pod's trace starts
+            state.State.DroppedTransitions++;
         }
 
         var detail = after.Stage is PodStage.Failed or PodStage.BackingOff || errorCode is not null ? after.Message : null;

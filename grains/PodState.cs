@@ -16,8 +16,10 @@ public sealed class PodState
     [Id(5)] public List<PodTransition> History { get; set; } = [];
     /// <summary>The instance as last created or observed: what the pod's API status shows.</summary>
     [Id(6)] public InstanceView? Instance { get; set; }
+    /// <summary>Transitions dropped from <see cref="History"/> to keep it within its limit.</summary>
+    [Id(7)] public int DroppedTransitions { get; set; }
 
     public PodSnapshot ToSnapshot(Guid uid) => new(
         uid, Namespace, Name, Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(), Lifecycle.InstanceId, Lifecycle.Attempts,
-        Lifecycle.Reason, Lifecycle.Message, Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. History]);
+        Lifecycle.Reason, Lifecycle.Message, Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. History], DroppedTransitions);
 }

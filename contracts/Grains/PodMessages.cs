@@ -13,7 +13,10 @@ public sealed record PodTransition(
     [property: Id(5)] string? ErrorCode = null,
     [property: Id(6)] string? Detail = null);
 
-/// <summary>A pod as its grain sees it: state, reason and lifecycle trace.</summary>
+/// <summary>
+/// A pod as its grain sees it: state, reason and lifecycle trace. The trace keeps its first entry and
+/// drops the oldest after it; <see cref="DroppedTransitions"/> counts those, missing after the first.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodSnapshot")]
 public sealed record PodSnapshot(
     [property: Id(0)] Guid Uid,
@@ -28,7 +31,8 @@ public sealed record PodSnapshot(
     [property: Id(9)] string? Message,
     [property: Id(10)] DateTimeOffset? AcceptedAt,
     [property: Id(11)] DateTimeOffset? RunningAt,
-    [property: Id(12)] IReadOnlyList<PodTransition> History);
+    [property: Id(12)] IReadOnlyList<PodTransition> History,
+    [property: Id(13)] int DroppedTransitions = 0);
 
 /// <summary>A pod grain tells its virtual node that the pod moved between stages.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodStageChange")]

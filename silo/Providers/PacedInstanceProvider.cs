@@ -20,6 +20,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
     // Creates and deletes waiting for a token or on their way to the cloud: what the dashboard shows.
     private int _createsInFlight;
     private int _deletesInFlight;
+    private long _spent;
 
     public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota)
         : this(inner, quota, LocalProviderBudget.Instance)
@@ -82,7 +83,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
     {
         var statistics = _budget?.GetStatistics();
         return new ProviderQuotaUsage(_budget is null, _shape.Burst, _shape.PerSecond, statistics?.CurrentAvailablePermits ?? 0,
-            statistics?.CurrentQueuedCount ?? 0, statistics?.TotalSuccessfulLeases ?? 0,
+            statistics?.CurrentQueuedCount ?? 0, Interlocked.Read(ref _spent),
             Volatile.Read(ref _createsInFlight), Volatile.Read(ref _deletesInFlight));
     }
 
@@ -92,7 +93,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
         _describeBudget.Dispose();
     }
 
-    private static async Task<T> Paced<T>(RateLimiter? budget, string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    private async Task<T> Paced<T>(RateLimiter? budget, string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         if (budget is not null)
         {
@@ -100,6 +101,11 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
             if (!lease.IsAcquired)
             {
                 throw new ThrottledException("Throttling.Client", $"the {operation} budget's queue is full", TimeSpan.FromSeconds(1));
+            }
+
+            if (budget == _budget)
+            {
+                Interlocked.Increment(ref _spent);
             }
         }
 

@@ -36,6 +36,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             ["VNodeMesh:VirtualNodes:PollInterval"] = "00:00:00.200",
             ["VNodeMesh:Pods:RetryBaseDelay"] = "00:00:00.300",
             ["VNodeMesh:Pods:RetryMaxDelay"] = "00:00:02",
+            ["VNodeMesh:Pods:HistoryLimit"] = "8", // so the backing-off pod's trace soon drops transitions
             ["VNodeMesh:Simulator:Latency"] = "Zero",
             ["VNodeMesh:Simulator:SchedulingSeconds:Median"] = "0.2",
             ["VNodeMesh:Simulator:SchedulingSeconds:P99"] = "0.4",
@@ -69,7 +70,7 @@ public sealed class DashboardFixture : IAsyncLifetime
         await WaitForAsync("batch", p => p.Stage == PodStage.Succeeded);
         await WaitForAsync("fast-fail", p => p.Stage == PodStage.Failed);
         await WaitForAsync("host-net", p => p.Stage == PodStage.Failed);
-        await WaitForAsync("no-stock", p => p.Attempts >= 3);
+        await WaitForAsync("no-stock", p => p.Attempts >= 3 && p.DroppedTransitions > 0);
     }
 
     public Task<PodSnapshot> SnapshotAsync(string name) => Silo.Grains.GetGrain<IPodGrain>(Pods[name]).GetSnapshot();
@@ -232,6 +233,11 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Assert.Equal(attempts.Order(), attempts);
         Assert.Equal(attempts.Distinct().Count(), attempts.Count); // one failed create per attempt
         Assert.Equal("Admitted", await steps.First.GetAttributeAsync("data-event"));
+        var gap = _page.Locator(".timeline li.gap");
+        Assert.Equal(1, await gap.CountAsync()); // right after the first step, which the trace always keeps
+        Assert.True(int.Parse((await gap.GetAttributeAsync("data-dropped"))!) > 0);
+        Assert.Equal(1, await _page.Locator(".timeline li.step + li.gap").CountAsync());
+        Assert.Equal(1, await _page.Locator("svg.stage-bar rect.s-unknown").CountAsync());
         Assert.True(await _page.Locator(".timeline li.step[data-from=BackingOff][data-to=Creating]").CountAsync() >= 2, "retries after the back-off");
         Assert.Contains("+", await steps.Nth(1).Locator(".delta").InnerTextAsync());
         Assert.Equal("none", await _page.Locator("[data-field=instance]").InnerTextAsync());
@@ -253,6 +259,8 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Assert.Equal("provider create: ok", await _page.Locator(".timeline li.step[data-event=CreateSucceeded] .call").InnerTextAsync());
         Assert.Equal(pod.InstanceId, await _page.Locator("[data-field=instance]").InnerTextAsync());
         Assert.Matches(@"^\d+(\.\d)? (ms|s)$", await _page.Locator("[data-field=startup]").InnerTextAsync());
+        Assert.StartsWith("create 1 · status seen ", await _page.Locator("[data-field=calls]").InnerTextAsync());
+        Assert.Contains("so far", await _page.Locator(".legend li.s-running").InnerTextAsync());
         await Chromium.ScreenshotAsync(_page, "pod-running");
 
         var response = await _context.APIRequest.GetAsync(Url($"/api/pods?namespace={DashboardFixture.Namespace}&name=web-0"));

@@ -25,7 +25,7 @@ public static class DashboardEndpoints
     {
         app.MapGet(DashboardPages.StylesheetPath, Stylesheet).AllowAnonymous();
         app.MapGet("/login", (HttpContext context, IOptions<DashboardOptions> options, string? returnUrl, string? reason) =>
-            options.Value.EffectiveAuth == DashboardAuth.None ? Results.Redirect(LocalUrl(returnUrl)) : DashboardPages.Login(LocalUrl(returnUrl), reason));
+            options.Value.EffectiveAuth == DashboardAuth.None ? Results.Redirect(LocalUrl(returnUrl)) : DashboardPages.Login(options.Value.EffectiveAuth, LocalUrl(returnUrl), reason));
         app.MapPost("/login", SignInAsync);
         app.MapPost("/logout", SignOut);
 
@@ -172,6 +172,7 @@ public static class DashboardEndpoints
                 ProviderCallSucceeded = s.Call?.Succeeded,
                 s.GapBefore,
             }),
+            pod.DroppedTransitions,
         };
     }
 
@@ -196,7 +197,7 @@ public static class DashboardEndpoints
                 var review = await context.RequestServices.GetRequiredService<KubernetesTokenReviewer>().ReviewAsync(token, context.RequestAborted);
                 if (!review.Authenticated)
                 {
-                    return DashboardPages.Login(returnUrl, review.Reason, review.Unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status401Unauthorized);
+                    return DashboardPages.Login(DashboardAuth.TokenReview, returnUrl, review.Reason, review.Unavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status401Unauthorized);
                 }
 
                 // The API server decides on every request (through the review cache), so the cookie holds the token itself.
@@ -205,7 +206,7 @@ public static class DashboardEndpoints
             case DashboardAuth.None:
                 return Results.Redirect(returnUrl);
             default:
-                return DashboardPages.Login(returnUrl, "The token was not accepted.", StatusCodes.Status401Unauthorized);
+                return DashboardPages.Login(options.Value.EffectiveAuth, returnUrl, "The token was not accepted.", StatusCodes.Status401Unauthorized);
         }
 
         context.Response.Cookies.Append(DashboardSessions.CookieName, cookie, new CookieOptions

@@ -52,11 +52,13 @@ public static class DashboardPages
     public static DashboardPage Message(string title, string message, DashboardOptions options, bool signedIn, int status = StatusCodes.Status403Forbidden) =>
         new(title, $"<section class=\"card notice\"><h1>{H(title)}</h1><p class=\"message\">{H(message)}</p><p><a href=\"/nodes\">Virtual nodes</a></p></section>", status);
 
-    public static DashboardPage Login(string? returnUrl, string? reason, int status = StatusCodes.Status200OK)
+    public static DashboardPage Login(DashboardAuth? auth, string? returnUrl, string? reason, int status = StatusCodes.Status200OK)
     {
         var body = new StringBuilder();
         body.Append("<section class=\"card login\"><h1>Sign in</h1>");
-        body.Append("<p>The dashboard needs the token it was configured with, or a Kubernetes bearer token when it reviews tokens with the API server.</p>");
+        body.Append(auth == DashboardAuth.TokenReview
+            ? "<p>Give a Kubernetes bearer token, a ServiceAccount's for example: the API server checks it with a TokenReview.</p>"
+            : "<p>Give the dashboard's token (<code>VNodeMesh:Dashboard:Token</code>).</p>");
         if (reason is not null)
         {
             body.Append($"<p class=\"error message\" role=\"alert\">{H(reason)}</p>");
@@ -163,7 +165,7 @@ public static class DashboardPages
         SearchForm(body, pod.Namespace, pod.Name, null);
         body.Append($"<section class=\"card pod\" data-uid=\"{pod.Uid}\">");
         body.Append($"<div class=\"page-head\"><h1>{H(pod.Namespace ?? "?")}/{H(pod.Name ?? "?")}</h1>");
-        body.Append($"<span class=\"chip {StageClass(pod.Stage)}\" data-field=\"stage\">{pod.Stage}</span><span class=\"chip phase\" data-field=\"phase\">{pod.Phase}</span></div>");
+        body.Append($"<span class=\"chip {StageClass(pod.Stage)}\" data-field=\"stage\" title=\"stage\">{pod.Stage}</span><span class=\"chip phase\" title=\"pod phase\">phase <span data-field=\"phase\">{pod.Phase}</span></span></div>");
         body.Append("<div class=\"facts\"><dl>");
         body.Append($"<dt>UID</dt><dd><code data-field=\"uid\">{pod.Uid}</code></dd>");
         body.Append($"<dt>Virtual node</dt><dd data-field=\"node\">{H(pod.Node ?? "")}</dd>");
@@ -183,8 +185,7 @@ public static class DashboardPages
         body.Append($"<dt>Accepted</dt><dd>{(pod.AcceptedAt is { } accepted ? Time(accepted) : "—")}</dd>");
         body.Append($"<dt>Running since</dt><dd>{(pod.RunningAt is { } running ? Time(running) : "—")}</dd>");
         body.Append($"<dt>Start-up latency</dt><dd data-field=\"startup\">{(trace.StartupLatency is { } latency ? Duration(latency) : "—")}</dd>");
-        var c = trace.Calls;
-        body.Append($"<dt>Provider calls</dt><dd data-field=\"calls\">create {c.Creates + c.CreatesFailed} ({c.CreatesFailed} failed) · lookup {c.Lookups + c.LookupsFailed} ({c.LookupsFailed} failed) · delete {c.Deletes + c.DeletesFailed} ({c.DeletesFailed} failed) · status seen {c.StatusObservations}</dd>");
+        body.Append($"<dt>Provider calls in the trace</dt><dd data-field=\"calls\">{Calls(trace.Calls)}</dd>");
         body.Append("</dl></div>");
         StageBar(body, trace.Spans);
         body.Append("</section>");
@@ -194,11 +195,12 @@ public static class DashboardPages
         {
             if (step.GapBefore)
             {
-                body.Append("<li class=\"gap\">earlier transitions were dropped from the trace (VNodeMesh:Pods:HistoryLimit)</li>");
+                var dropped = pod.DroppedTransitions > 0 ? $"{N(pod.DroppedTransitions)} transitions" : "Transitions";
+                body.Append($"<li class=\"gap\" data-dropped=\"{pod.DroppedTransitions}\">{dropped} here were dropped to keep the trace within VNodeMesh:Pods:HistoryLimit</li>");
             }
 
             body.Append($"<li class=\"step {StageClass(step.To)}{(step.ErrorCode is null ? "" : " failed-call")}\" data-event=\"{H(step.Event)}\" data-from=\"{step.From}\" data-to=\"{step.To}\" data-attempt=\"{step.Attempt}\"{(step.ErrorCode is null ? "" : $" data-error=\"{H(step.ErrorCode)}\"")}>");
-            body.Append($"<div class=\"when\">{Time(step.At)}<span class=\"delta\" title=\"since the previous transition\">+{Duration(step.SincePrevious)}</span><span class=\"total\" title=\"since the first transition\">{Duration(step.SinceStart)}</span></div>");
+            body.Append($"<div class=\"when\">{Time(step.At)}<span class=\"delta\" title=\"since the previous transition\">+{Duration(step.SincePrevious)}</span><span class=\"total\" title=\"since the first transition\">t = {Duration(step.SinceStart)}</span></div>");
             body.Append("<div class=\"what\">");
             body.Append($"<span class=\"transition\">{step.From} → {step.To}</span> <span class=\"event\">{H(step.Event)}</span> <span class=\"attempt\">attempt {step.Attempt}</span>");
             if (step.Call is { } call)
@@ -221,6 +223,25 @@ public static class DashboardPages
 
         body.Append("</ol></section>");
         return new($"{pod.Namespace}/{pod.Name}", body.ToString());
+    }
+
+    /// <summary>The calls in the trace, by operation: <c>create 4 (3 failed) · status 2</c>.</summary>
+    private static string Calls(ProviderCallCounts c)
+    {
+        var parts = new List<string>();
+        void Add(string name, int ok, int failed)
+        {
+            if (ok + failed > 0)
+            {
+                parts.Add(failed > 0 ? $"{name} {ok + failed} ({failed} failed)" : $"{name} {ok}");
+            }
+        }
+
+        Add("create", c.Creates, c.CreatesFailed);
+        Add("lookup", c.Lookups, c.LookupsFailed);
+        Add("delete", c.Deletes, c.DeletesFailed);
+        Add("status seen", c.StatusObservations, 0);
+        return parts.Count == 0 ? "none in the trace" : string.Join(" · ", parts);
     }
 
     private static void SearchForm(StringBuilder body, string? @namespace, string? name, string? uid)
@@ -252,12 +273,22 @@ public static class DashboardPages
             var w = raw[i] * scale;
             var span = spans[i];
             body.Append(string.Create(CultureInfo.InvariantCulture,
-                $"<rect class=\"{StageClass(span.Stage)}\" x=\"{x:0.##}\" y=\"0\" width=\"{w:0.##}\" height=\"28\"><title>{span.Stage}: {Duration(span.Duration)}{(span.Open ? " so far" : "")}</title></rect>"));
+                $"<rect class=\"{(span.Unknown ? "s-unknown" : StageClass(span.Stage))}\" x=\"{x:0.##}\" y=\"0\" width=\"{w:0.##}\" height=\"28\"><title>{SpanText(span)}</title></rect>"));
             x += w;
         }
 
-        body.Append("</svg>");
+        body.Append("</svg><ul class=\"legend\">");
+        foreach (var span in spans.GroupBy(s => s.Stage).Where(g => g.Any(s => !s.Unknown)))
+        {
+            var time = span.Where(s => !s.Unknown).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
+            body.Append($"<li class=\"{StageClass(span.Key)}\">{StageLabel(span.Key)} {Duration(time)}{(span.Any(s => s.Open) ? " so far" : "")}</li>");
+        }
+
+        body.Append("</ul>");
     }
+
+    private static string SpanText(StageSpan span) =>
+        span.Unknown ? $"{span.Stage}, then transitions dropped from the trace" : $"{span.Stage}: {Duration(span.Duration)}{(span.Open ? " so far" : "")}";
 
     private static string Layout(string title, string body, DashboardOptions options, bool signedIn)
     {

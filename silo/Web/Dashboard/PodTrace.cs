@@ -17,8 +17,11 @@ public sealed record TraceStep(
     ProviderCall? Call,
     bool GapBefore);
 
-/// <summary>How long the pod stayed in a stage; the last one of a pod still on its way is open.</summary>
-public sealed record StageSpan(PodStage Stage, DateTimeOffset Start, TimeSpan Duration, bool Open);
+/// <summary>
+/// How long the pod stayed in a stage; the last one of a pod still on its way is open, and one that
+/// ends where the trace dropped transitions is not known to have lasted that long.
+/// </summary>
+public sealed record StageSpan(PodStage Stage, DateTimeOffset Start, TimeSpan Duration, bool Open, bool Unknown);
 
 /// <summary>The provider calls a trace shows, by operation and outcome.</summary>
 public sealed record ProviderCallCounts(int Creates, int CreatesFailed, int Lookups, int LookupsFailed, int Deletes, int DeletesFailed, int StatusObservations);
@@ -31,12 +34,13 @@ public sealed record PodTrace(PodSnapshot Pod, IReadOnlyList<TraceStep> Steps, I
         var steps = new List<TraceStep>(pod.History.Count);
         PodTransition? previous = null;
         var first = pod.History.Count > 0 ? pod.History[0].At : default;
-        foreach (var t in pod.History)
+        for (var i = 0; i < pod.History.Count; i++)
         {
+            var t = pod.History[i];
+            // The trace keeps its first entry and drops the oldest after it.
+            var gap = previous is not null && (previous.To != t.From || (i == 1 && pod.DroppedTransitions > 0));
             steps.Add(new TraceStep(t.At, t.From, t.To, t.Event, t.Attempt, t.ErrorCode, t.Detail,
-                previous is null ? TimeSpan.Zero : t.At - previous.At, t.At - first, CallOf(t.Event),
-                // The trace keeps its first entry and drops the oldest after it, so a step may not follow on from the one shown before it.
-                previous is not null && previous.To != t.From));
+                previous is null ? TimeSpan.Zero : t.At - previous.At, t.At - first, CallOf(t.Event), gap));
             previous = t;
         }
 
@@ -46,7 +50,7 @@ public sealed record PodTrace(PodSnapshot Pod, IReadOnlyList<TraceStep> Steps, I
             var step = steps[i];
             var last = i == steps.Count - 1;
             var end = last ? (IsFinal(step.To) ? step.At : Max(now, step.At)) : steps[i + 1].At;
-            spans.Add(new StageSpan(step.To, step.At, end - step.At, last && !IsFinal(step.To)));
+            spans.Add(new StageSpan(step.To, step.At, end - step.At, last && !IsFinal(step.To), !last && steps[i + 1].GapBefore));
         }
 
         var calls = new ProviderCallCounts(
