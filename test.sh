@@ -15,6 +15,11 @@ fi
 kube_local=${KUBE_LOCAL_DIR:-../shared/tools/kube-local}
 [ -x "$kube_local/up.sh" ] || { echo "kube-local not found at $kube_local (set KUBE_LOCAL_DIR)" >&2; exit 2; }
 
+# The dashboard's page tests drive Debian's Chromium through Playwright, which cannot download browsers here.
+if [ ! -x /usr/bin/chromium ]; then
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } >&2 || { echo "installing chromium failed" >&2; exit 2; }
+fi
+
 # The tests' own control plane, on its own ports and run directory so it never meets another one.
 # No watch cache and a 10 s compaction make an interrupted watch meet 410 Gone, as the tests need.
 export KUBE_LOCAL_RUN=${TMPDIR:-/tmp}/vnodemesh-tests-kube
