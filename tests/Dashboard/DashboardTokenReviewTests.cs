@@ -57,6 +57,7 @@ public sealed class TokenReviewFixture : IAsyncLifetime
         var settings = KubeApi.SiloSettings(KubeApi.KubeconfigPath, Node);
         settings["VNodeMesh:Dashboard:Auth"] = "TokenReview";
         settings["VNodeMesh:Dashboard:OrleansDashboard"] = "false";
+        settings["VNodeMesh:Dashboard:TokenReview:Verb"] = "get";
         settings["VNodeMesh:Dashboard:TokenReview:Resource"] = "services";
         settings["VNodeMesh:Dashboard:TokenReview:Subresource"] = "proxy";
         settings["VNodeMesh:Dashboard:TokenReview:Name"] = Service;

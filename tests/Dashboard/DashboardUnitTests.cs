@@ -156,8 +156,10 @@ public sealed class DashboardOptionsTests
     {
         Assert.True(Validate(new DashboardOptions { Auth = DashboardAuth.TokenReview }, kubernetes: true).Succeeded);
         Assert.True(Validate(new DashboardOptions { Auth = DashboardAuth.None }).Succeeded);
+        Assert.Equal("list pods in all namespaces", new TokenReviewOptions().Describe());
         Assert.Equal("get services/proxy vnodemesh in namespace vnodemesh-system",
-            new TokenReviewOptions { Resource = "services", Subresource = "proxy", Name = "vnodemesh", Namespace = "vnodemesh-system" }.Describe());
+            new TokenReviewOptions { Verb = "get", Resource = "services", Subresource = "proxy", Name = "vnodemesh", Namespace = "vnodemesh-system" }.Describe());
+        Assert.False(new TokenReviewOptions { Resource = "" }.ChecksAccess);
     }
 }
 

@@ -48,8 +48,10 @@ public sealed class DashboardOptions
 
 /// <summary>
 /// <see cref="DashboardAuth.TokenReview"/>: which audiences a token must carry, how long an answer is
-/// kept, and, when <see cref="Resource"/> is set, the permission a user must hold
-/// (a SubjectAccessReview, for example <c>get services/proxy</c> of the silo's Service).
+/// kept, and the permission a user must hold, checked with a SubjectAccessReview. By default that is
+/// <c>list pods</c> in every namespace, since the dashboard shows the pods of every namespace; another
+/// can be named (<c>get services/proxy vnodemesh</c> in the silo's namespace, say), and an empty
+/// <see cref="Resource"/> lets in everyone the API server authenticates.
 /// </summary>
 public sealed class TokenReviewOptions
 {
@@ -60,11 +62,11 @@ public sealed class TokenReviewOptions
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
     [RegularExpression("^[a-z*]+$")]
-    public string Verb { get; set; } = "get";
+    public string Verb { get; set; } = "list";
 
     public string? Group { get; set; }
 
-    public string? Resource { get; set; }
+    public string? Resource { get; set; } = "pods";
 
     public string? Subresource { get; set; }
 
@@ -74,10 +76,10 @@ public sealed class TokenReviewOptions
 
     public bool ChecksAccess => !string.IsNullOrEmpty(Resource);
 
-    /// <summary>For messages: <c>get services/proxy vnodemesh in namespace vnodemesh-system</c>.</summary>
+    /// <summary>For messages: <c>get services/proxy vnodemesh in namespace vnodemesh-system</c>, <c>list pods in all namespaces</c>.</summary>
     public string Describe() =>
         $"{Verb} {(string.IsNullOrEmpty(Group) ? "" : Group + "/")}{Resource}{(string.IsNullOrEmpty(Subresource) ? "" : "/" + Subresource)}"
-        + (string.IsNullOrEmpty(Name) ? "" : $" {Name}") + (string.IsNullOrEmpty(Namespace) ? "" : $" in namespace {Namespace}");
+        + (string.IsNullOrEmpty(Name) ? "" : $" {Name}") + (string.IsNullOrEmpty(Namespace) ? " in all namespaces" : $" in namespace {Namespace}");
 }
 
 /// <summary>Checks that the access rule can work; messages name the setting, never the token's value.</summary>
