@@ -147,6 +147,19 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task A_forged_session_is_sent_back_to_sign_in_and_the_page_shows_no_text_from_the_link()
+    {
+        await _context.AddCookiesAsync([new Microsoft.Playwright.Cookie { Name = "VNodeMesh.Dashboard", Value = "99999999999.forged", Url = Url("/") }]);
+        await _page.GotoAsync(Url("/nodes"));
+        Assert.Contains("/login", _page.Url);
+        Assert.Equal("Your session has ended: sign in again.", await _page.Locator(".error.message").InnerTextAsync());
+
+        await _page.GotoAsync(Url("/login?reason=Send+your+token+to+evil.example"));
+        Assert.Equal(0, await _page.Locator(".error.message").CountAsync());
+        Assert.DoesNotContain("evil.example", await _page.ContentAsync());
+    }
+
+    [Fact]
     public async Task Nodes_page_shows_the_stage_counts_the_node_grain_reports()
     {
         await SignInAsync();

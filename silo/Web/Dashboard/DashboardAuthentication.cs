@@ -32,12 +32,14 @@ public sealed class DashboardAuthenticationHandler(
             case DashboardAuth.None:
                 return Success("anonymous", allowed: true);
             case DashboardAuth.Token when bearer is not null:
-                return sessions.IsToken(bearer) ? Success("token", allowed: true) : AuthenticateResult.Fail("the bearer token is not the dashboard's token");
+                return sessions.IsToken(bearer) ? Success("token", allowed: true) : Failure("the bearer token is not the dashboard's token", "refused");
             case DashboardAuth.Token when cookie is not null:
-                return sessions.IsValid(cookie) ? Success("token", allowed: true) : AuthenticateResult.Fail("the session has expired: log in again");
+                return sessions.IsValid(cookie) ? Success("token", allowed: true) : Failure("the session has ended: sign in again", "expired");
             case DashboardAuth.TokenReview when (bearer ?? cookie) is { Length: > 0 } token:
                 var review = await services.GetRequiredService<KubernetesTokenReviewer>().ReviewAsync(token, Context.RequestAborted);
-                return review.Authenticated ? Success(review.User ?? "unknown", review.Allowed, review.Reason) : AuthenticateResult.Fail(review.Reason ?? "the token was not accepted");
+                return review.Authenticated
+                    ? Success(review.User ?? "unknown", review.Allowed, review.Reason)
+                    : Failure(review.Reason ?? "the token was not accepted", review.Unavailable ? "unavailable" : "refused");
             default:
                 return AuthenticateResult.NoResult();
         }
@@ -45,11 +47,14 @@ public sealed class DashboardAuthenticationHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        var result = await HandleAuthenticateOnceSafeAsync();
+        var failure = result.Failure?.Message;
         if (WantsPage(Request))
         {
+            // The sign-in page is told a code, not a text: a link cannot make it show words of its own.
+            var code = result.Properties?.GetString(ProblemKey);
             var login = "/login?returnUrl=" + Uri.EscapeDataString(Request.PathBase + Request.Path + Request.QueryString)
-                + (failure is null ? "" : "&reason=" + Uri.EscapeDataString(failure));
+                + (code is null ? "" : "&reason=" + code);
             Response.Redirect(login);
             return;
         }
@@ -72,6 +77,11 @@ public sealed class DashboardAuthenticationHandler(
 
         await Response.WriteAsJsonAsync(new { error = reason }, Context.RequestAborted);
     }
+
+    private const string ProblemKey = "vnodemesh.dashboard.problem";
+
+    private static AuthenticateResult Failure(string message, string code) =>
+        AuthenticateResult.Fail(message, new AuthenticationProperties(new Dictionary<string, string?> { [ProblemKey] = code }));
 
     private AuthenticateResult Success(string user, bool allowed, string? reason = null)
     {

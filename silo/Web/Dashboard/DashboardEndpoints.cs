@@ -25,7 +25,7 @@ public static class DashboardEndpoints
     {
         app.MapGet(DashboardPages.StylesheetPath, Stylesheet).AllowAnonymous();
         app.MapGet("/login", (HttpContext context, IOptions<DashboardOptions> options, string? returnUrl, string? reason) =>
-            options.Value.EffectiveAuth == DashboardAuth.None ? Results.Redirect(LocalUrl(returnUrl)) : DashboardPages.Login(options.Value.EffectiveAuth, LocalUrl(returnUrl), reason));
+            options.Value.EffectiveAuth == DashboardAuth.None ? Results.Redirect(LocalUrl(returnUrl)) : DashboardPages.Login(options.Value.EffectiveAuth, LocalUrl(returnUrl), DashboardPages.SignInProblem(reason)));
         app.MapPost("/login", SignInAsync);
         app.MapPost("/logout", SignOut);
 

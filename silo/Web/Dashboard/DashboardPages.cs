@@ -52,6 +52,15 @@ public static class DashboardPages
     public static DashboardPage Message(string title, string message, DashboardOptions options, bool signedIn, int status = StatusCodes.Status403Forbidden) =>
         new(title, $"<section class=\"card notice\"><h1>{H(title)}</h1><p class=\"message\">{H(message)}</p><p><a href=\"/nodes\">Virtual nodes</a></p></section>", status);
 
+    /// <summary>Why the sign-in page is shown again, from the code the authentication handler sends it to.</summary>
+    public static string? SignInProblem(string? code) => code switch
+    {
+        "expired" => "Your session has ended: sign in again.",
+        "refused" => "The token was not accepted.",
+        "unavailable" => "The Kubernetes API server could not review the token; try again.",
+        _ => null,
+    };
+
     public static DashboardPage Login(DashboardAuth? auth, string? returnUrl, string? reason, int status = StatusCodes.Status200OK)
     {
         var body = new StringBuilder();
@@ -75,7 +84,7 @@ public static class DashboardPages
     {
         var body = new StringBuilder();
         body.Append("<div class=\"page-head\"><h1>Virtual nodes</h1><a class=\"button\" href=\"/nodes\">Refresh</a></div>");
-        body.Append($"<p class=\"muted\">As reported by the node grains at {Time(now)} UTC. The provider budget is the one of the silo each node's grain runs on.</p>");
+        body.Append($"<p class=\"muted\">As reported by the node grains at {Time(now)} UTC. The provider budget is the account's bucket as the silo of each node's grain last saw it (on the cluster profile, the one all silos share in Redis); the calls in flight and the tokens spent are that silo's.</p>");
         foreach (var node in nodes)
         {
             body.Append($"<section class=\"card node\" data-node=\"{H(node.Name)}\">");
