@@ -10,7 +10,7 @@ namespace VNodeMesh.Grains;
 /// them and come back as <see cref="IPodGrain.OnProviderOutcome"/> messages, so no call waits on the cloud.
 /// </summary>
 public sealed partial class PodGrain(
-    [PersistentState("pod", VNodeMeshStorage.Name)] IPersistentState<PodState> state,
+    [PersistentState(PodGrain.StateName, VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
@@ -19,6 +19,9 @@ public sealed partial class PodGrain(
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
+    /// <summary>The name of the pod's state in <see cref="VNodeMeshStorage.Name"/>.</summary>
+    public const string StateName = "pod";
+
     private const string WatchdogReminder = "watchdog";
     private const int OutcomeDeliveryAttempts = 10;
     private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
@@ -109,14 +112,7 @@ public sealed partial class PodGrain(
         return Task.CompletedTask;
     }
 
-    public Task<PodSnapshot> GetSnapshot()
-    {
-        var s = state.State;
-        return Task.FromResult(new PodSnapshot(
-            this.GetPrimaryKey(), s.Namespace, s.Name, s.Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(),
-            Lifecycle.InstanceId, Lifecycle.Attempts, Lifecycle.Reason, Lifecycle.Message,
-            Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. s.History]));
-    }
+    public Task<PodSnapshot> GetSnapshot() => Task.FromResult(state.State.ToSnapshot(this.GetPrimaryKey()));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -292,6 +288,7 @@ public sealed partial class PodGrain(
         if (history.Count >= options.Value.HistoryLimit)
         {
             history.RemoveAt(1); // keep the first entry: where the pod's trace starts
+            state.State.DroppedTransitions++;
         }
 
         var detail = after.Stage is PodStage.Failed or PodStage.BackingOff || errorCode is not null ? after.Message : null;

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Silo.Hosting;
 using VNodeMesh.Silo.Telemetry;
+using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.Silo.Web;
 
@@ -32,7 +33,8 @@ public static class SiloHost
         builder.UseOrleans(silo => silo
             .UseProfile(configuration)
             .AddVNodeMesh(configuration)
-            .UseKubernetes(configuration));
+            .UseKubernetes(configuration)
+            .AddVNodeMeshDashboard(configuration));
         builder.AddVNodeMeshTelemetry();
         return builder;
     }
@@ -46,6 +48,7 @@ public static class SiloHost
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
         app.MapVNodeMeshTelemetry();
+        app.MapVNodeMeshDashboard();
         return app;
     }
 }
