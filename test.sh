@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of VNodeMesh. On a fresh machine it first installs what the tests need (Redis,
-# helm and kubectl for the chart) and builds a real Kubernetes control plane (kube-local: ~8 min
-# once, then cached in ~/.cache/kube-local).
+# helm and kubectl for the chart, Chromium for the dashboard) and builds a real Kubernetes control
+# plane (kube-local: ~8 min once, then cached in ~/.cache/kube-local).
 # Ends with one plain line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +11,12 @@ command -v dotnet >/dev/null || { echo "the .NET 10 SDK (dotnet) is required" >&
 if ! command -v redis-server >/dev/null; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } >&2 \
     || { echo "installing redis-server failed" >&2; exit 2; }
+fi
+# Chromium from Debian's package: the dashboard's page tests drive it through Playwright, which
+# cannot download browsers here.
+if [ ! -x /usr/bin/chromium ]; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 \
+    || { echo "installing chromium failed" >&2; exit 2; }
 fi
 kube_local=${KUBE_LOCAL_DIR:-../shared/tools/kube-local}
 [ -x "$kube_local/up.sh" ] || { echo "kube-local not found at $kube_local (set KUBE_LOCAL_DIR)" >&2; exit 2; }

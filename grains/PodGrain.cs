@@ -10,7 +10,7 @@ namespace VNodeMesh.Grains;
 /// them and come back as <see cref="IPodGrain.OnProviderOutcome"/> messages, so no call waits on the cloud.
 /// </summary>
 public sealed partial class PodGrain(
-    [PersistentState("pod", VNodeMeshStorage.Name)] IPersistentState<PodState> state,
+    [PersistentState(PodGrain.StateName, VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
@@ -19,6 +19,9 @@ public sealed partial class PodGrain(
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
+    /// <summary>The name of the pod's state in <see cref="VNodeMeshStorage.Name"/>.</summary>
+    public const string StateName = "pod";
+
     private const string WatchdogReminder = "watchdog";
     private const int OutcomeDeliveryAttempts = 10;
     private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
@@ -109,14 +112,7 @@ public sealed partial class PodGrain(
         return Task.CompletedTask;
     }
 
-    public Task<PodSnapshot> GetSnapshot()
-    {
-        var s = state.State;
-        return Task.FromResult(new PodSnapshot(
-            this.GetPrimaryKey(), s.Namespace, s.Name, s.Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(),
-            Lifecycle.InstanceId, Lifecycle.Attempts, Lifecycle.Reason, Lifecycle.Message,
-            Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. s.History]));
-    }
+    public Task<PodSnapshot> GetSnapshot() => Task.FromResult(state.State.ToSnapshot(this.GetPrimaryKey()));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -155,9 +151,12 @@ public sealed partial class PodGrain(
             return false;
         }
 
-        using var activity = VNodeMeshTelemetry.ActivitySource.StartActivity("pod " + EventName(e));
-        activity?.SetTag("vnodemesh.pod.uid", this.GetPrimaryKey()).SetTag("vnodemesh.pod.from", before.Stage.ToString())
-            .SetTag("vnodemesh.pod.to", after.Stage.ToString()).SetTag("vnodemesh.error.code", result.ErrorCode);
+        using var activity = PodTracing.StartStep(state.State, before, e);
+        if (activity is not null)
+        {
+            PodTracing.Describe(activity, this.GetPrimaryKey(), state.State, before, after, EventName(e), result.ErrorCode);
+        }
+
         state.State.Lifecycle = after;
         state.State.Instance = instance;
         if (after.InstanceId is not null)
@@ -174,7 +173,12 @@ public sealed partial class PodGrain(
         // Persist first: an effect is never reported done for a transition that could be lost.
         await state.WriteStateAsync();
 
-        PodMetrics.Transitioned(before, after);
+        PodMetrics.Transitioned(before, after, context.Now, result.ErrorCode);
+        if (before.RunningAt is null && after.RunningAt is { } running && after.AcceptedAt is { } accepted)
+        {
+            PodTracing.RecordStartup(this.GetPrimaryKey(), state.State, accepted, running);
+        }
+
         if (after.Stage != before.Stage && state.State.Node is { } node)
         {
             stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));
@@ -284,6 +288,7 @@ public sealed partial class PodGrain(
         if (history.Count >= options.Value.HistoryLimit)
         {
             history.RemoveAt(1); // keep the first entry: where the pod's trace starts
+            state.State.DroppedTransitions++;
         }
 
         var detail = after.Stage is PodStage.Failed or PodStage.BackingOff || errorCode is not null ? after.Message : null;

@@ -15,19 +15,24 @@ public sealed partial class VirtualNodeGrain(
     INodeConnector connector,
     IOptions<VirtualNodeOptions> options,
     IOptions<PodLifecycleOptions> podOptions,
+    VirtualNodeGauges gauges,
     TimeProvider time,
     ILogger<VirtualNodeGrain> logger) : Grain, IVirtualNodeGrain
 {
     public const string ReasonOutOfPods = "OutOfpods";
 
-    // Every pod this node knows, by UID. New marks a pod whose admission is still in flight.
-    private readonly Dictionary<Guid, PodStage> _pods = [];
+    // Every pod this node knows, by UID, with its name for look-ups. New marks a pod whose admission is still in flight.
+    private readonly Dictionary<Guid, PodEntry> _pods = [];
     private readonly int[] _byStage = new int[Enum.GetValues<PodStage>().Length];
+    // One instance of each namespace name, shared by the node's pods.
+    private readonly HashSet<string> _namespaces = [];
     // Pods on their way somewhere (not Running or ended), since when the node last heard of them.
     private readonly Dictionary<Guid, DateTimeOffset> _unsettledSince = [];
     private int _refusedForCapacity;
     private long _polls;
     private long _fannedOut;
+    private long _backOffs;
+    private long _retries;
     private DateTimeOffset? _lastPollStartedAt;
     private DateTimeOffset? _lastResyncStartedAt;
     // Statuses whose delivery to their pod failed; sent again by the next poll.
@@ -48,11 +53,13 @@ public sealed partial class VirtualNodeGrain(
         this.RegisterGrainTimer(static (node, ct) => node.PollAsync(ct), this,
             new GrainTimerCreationOptions(interval, interval) { Interleave = true, KeepAlive = true });
         _connection = connector.Connect(NodeName, this.AsReference<IVirtualNodeGrain>());
+        gauges.Track(NodeName, _byStage);
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        gauges.Untrack(NodeName, _byStage);
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
@@ -70,6 +77,7 @@ public sealed partial class VirtualNodeGrain(
             if (_pods.ContainsKey(pod.Uid))
             {
                 known++; // submitting again re-drives a pod whose grain may have been lost; the grain ignores it otherwise
+                Name(pod.Uid, pod.Namespace, pod.Name);
                 admissions.Add((pod.Uid, grain.Submit(NodeName, pod)));
             }
             else if (ActivePods >= options.Value.Capacity)
@@ -77,6 +85,7 @@ public sealed partial class VirtualNodeGrain(
                 refused++;
                 _refusedForCapacity++;
                 Track(pod.Uid, PodStage.Failed);
+                Name(pod.Uid, pod.Namespace, pod.Name);
                 refusals.Add(grain.Reject(NodeName, pod, ReasonOutOfPods,
                     $"virtual node {NodeName} is at its capacity of {options.Value.Capacity} pods"));
             }
@@ -84,6 +93,7 @@ public sealed partial class VirtualNodeGrain(
             {
                 accepted++;
                 Track(pod.Uid, PodStage.New); // holds its slot before anything is awaited
+                Name(pod.Uid, pod.Namespace, pod.Name);
                 admissions.Add((pod.Uid, grain.Submit(NodeName, pod)));
             }
         }
@@ -93,7 +103,7 @@ public sealed partial class VirtualNodeGrain(
         {
             var reached = await stage;
             // A stage report that arrived during the call is newer than the call's answer.
-            if (_pods.TryGetValue(uid, out var current) && current == PodStage.New)
+            if (_pods.TryGetValue(uid, out var current) && current.Stage == PodStage.New)
             {
                 Track(uid, reached);
             }
@@ -110,6 +120,14 @@ public sealed partial class VirtualNodeGrain(
         foreach (var change in changes)
         {
             Track(change.Uid, change.To);
+            if (change.To == PodStage.BackingOff && change.From != PodStage.BackingOff)
+            {
+                _backOffs++;
+            }
+            else if (change.From == PodStage.BackingOff && change.To is PodStage.Creating or PodStage.Recovering)
+            {
+                _retries++;
+            }
         }
 
         return Task.CompletedTask;
@@ -127,14 +145,30 @@ public sealed partial class VirtualNodeGrain(
         }
 
         return Task.FromResult(new VirtualNodeSummary(NodeName, options.Value.Capacity, _pods.Count, byStage,
-            _refusedForCapacity, _polls, _fannedOut, _lastPollStartedAt));
+            _refusedForCapacity, _polls, _fannedOut, _lastPollStartedAt, _backOffs, _retries, (provider as IProviderQuota)?.GetUsage()));
+    }
+
+    public Task<Guid?> FindPod(string @namespace, string name)
+    {
+        // A scan: look-ups are rare (a person searching), so the node keeps no second index of its pods.
+        foreach (var (uid, pod) in _pods)
+        {
+            if (pod.Name == name && pod.Namespace == @namespace)
+            {
+                return Task.FromResult<Guid?>(uid);
+            }
+        }
+
+        return Task.FromResult<Guid?>(null);
     }
 
     private void Track(Guid uid, PodStage stage)
     {
+        var entry = default(PodEntry);
         if (_pods.TryGetValue(uid, out var previous))
         {
-            _byStage[(int)previous]--;
+            _byStage[(int)previous.Stage]--;
+            entry = previous;
         }
 
         if (stage == PodStage.Deleted)
@@ -144,7 +178,7 @@ public sealed partial class VirtualNodeGrain(
             return;
         }
 
-        _pods[uid] = stage;
+        _pods[uid] = entry with { Stage = stage };
         _byStage[(int)stage]++;
         if (stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed)
         {
@@ -154,6 +188,21 @@ public sealed partial class VirtualNodeGrain(
         {
             _unsettledSince[uid] = time.GetUtcNow();
         }
+    }
+
+    private void Name(Guid uid, string? @namespace, string? name)
+    {
+        if (@namespace is null || name is null || !_pods.TryGetValue(uid, out var entry))
+        {
+            return;
+        }
+
+        if (!_namespaces.TryGetValue(@namespace, out var shared))
+        {
+            _namespaces.Add(shared = @namespace);
+        }
+
+        _pods[uid] = entry with { Namespace = shared, Name = name };
     }
 
     /// <summary>Asks each pod the node has not heard of for a resync interval to report again (and to look at its instance).</summary>
@@ -233,7 +282,7 @@ public sealed partial class VirtualNodeGrain(
 
             // The poll overlaps the previous one: a status the pod has already reached is not sent again.
             var observed = PodStageExtensions.FromInstanceStatus(instance.Status);
-            if (_pods.TryGetValue(uid, out var known) && known == observed)
+            if (_pods.TryGetValue(uid, out var known) && known.Stage == observed)
             {
                 continue;
             }
@@ -241,6 +290,7 @@ public sealed partial class VirtualNodeGrain(
             if (!_pods.ContainsKey(uid))
             {
                 Track(uid, observed); // a node activated again relearns its pods from the provider
+                Name(uid, instance.Tags.GetValueOrDefault(ContainerGroupTags.Namespace), instance.Tags.GetValueOrDefault(ContainerGroupTags.PodName));
             }
 
             DeliverAsync(uid, instance).Ignore();
@@ -280,6 +330,8 @@ public sealed partial class VirtualNodeGrain(
             LogDeliveryFailed(ex, NodeName, uid);
         }
     }
+
+    private readonly record struct PodEntry(PodStage Stage, string? Namespace, string? Name);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: a status could not be delivered to pod {PodUid}; the next poll sends it again")]
     private partial void LogDeliveryFailed(Exception exception, string node, Guid podUid);

@@ -26,11 +26,14 @@ var createConcurrency = new Option<int>("--create-concurrency") { Description = 
 var writeQps = new Option<double>("--write-qps") { Description = "With --kubernetes: the silos' write budget per second (VNodeMesh:Kubernetes:WriteQps), high so the API server is the limit.", DefaultValueFactory = _ => 5000 };
 var writeBurst = new Option<int>("--write-burst") { Description = "With --kubernetes: the silos' write burst (VNodeMesh:Kubernetes:WriteBurst).", DefaultValueFactory = _ => 5000 };
 var writeConcurrency = new Option<int>("--write-concurrency") { Description = "With --kubernetes: the silos' writes in flight (VNodeMesh:Kubernetes:WriteConcurrency).", DefaultValueFactory = _ => 32 };
+var telemetry = new Option<string>("--telemetry") { Description = "on: the silos run OpenTelemetry (OTLP export of spans and metrics to a local collector, a Prometheus scrape every 5 s); off: none.", DefaultValueFactory = _ => "off" };
+var traceSampling = new Option<double?>("--trace-sampling") { Description = "With --telemetry on: the silos' trace sampling ratio (default: the silo's, VNodeMesh:Telemetry:Traces:SamplingRatio)." };
+var traceOrleans = new Option<bool>("--trace-orleans") { Description = "With --telemetry on: trace Orleans too, with activity propagation through grain calls (VNodeMesh:Telemetry:Traces:Orleans)." };
 var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kubernetes: skip the plain-client baseline." };
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
 {
-    pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt,
+    pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt, telemetry, traceSampling, traceOrleans,
     kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
     profile, redis, restartRedisAt, apiFaults, runDir,
 };
@@ -57,6 +60,14 @@ burst.SetAction(async (parse, cancellationToken) =>
             Seed = parse.GetValue(seed),
             Timeout = parse.GetValue(timeout) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
             KillSiloAt = parse.GetValue(killSiloAt) is { } at ? Fraction(at, "--kill-silo-at") : null,
+            Telemetry = parse.GetValue(telemetry) switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new FormatException($"--telemetry '{other}' is neither 'on' nor 'off'"),
+            },
+            TraceSamplingRatio = parse.GetValue(traceSampling) is { } ratio ? Rate(ratio, "--trace-sampling") : null,
+            TraceOrleans = parse.GetValue(traceOrleans),
             Kubernetes = parse.GetValue(kubernetes),
             Kubeconfig = parse.GetValue(kubeconfig),
             UseScheduler = parse.GetValue(scheduler),
@@ -72,6 +83,11 @@ burst.SetAction(async (parse, cancellationToken) =>
             RunDirectory = parse.GetValue(runDir),
         };
         Option[] kubernetesOnly = [kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline];
+        if (!settings.Telemetry && new Option[] { traceSampling, traceOrleans }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } tracing)
+        {
+            throw new FormatException($"{tracing.Name} needs --telemetry on");
+        }
+
         if (!settings.Kubernetes && kubernetesOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)
         {
             throw new FormatException($"{given.Name} needs --kubernetes");

@@ -13,4 +13,8 @@ public interface IVirtualNodeGrain : IGrainWithStringKey
 
     [AlwaysInterleave]
     Task<VirtualNodeSummary> GetSummary();
+
+    /// <summary>The UID of the pod with this name among the pods the node knows, if any.</summary>
+    [AlwaysInterleave]
+    Task<Guid?> FindPod(string @namespace, string name);
 }

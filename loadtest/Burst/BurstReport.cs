@@ -92,6 +92,8 @@ public sealed record BurstReport
     public int? RedisRestarts { get; init; }
     public double? RedisDownSeconds { get; init; }
     public Cluster.ApiFaultsReport? ApiFaults { get; init; }
+    /// <summary>Whether the silos ran with OpenTelemetry (<c>--telemetry on</c>), and what it scraped and exported.</summary>
+    public TelemetryReport Telemetry { get; init; } = new();
     public IReadOnlyDictionary<string, int> PodsByStage { get; init; } = new Dictionary<string, int>();
     public IReadOnlyList<StepReport> Steps { get; init; } = [];
 

@@ -19,11 +19,15 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var steps = new List<StepReport>();
 
         var started = Stopwatch.StartNew();
-        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, new Dictionary<string, string?>
+        await using var telemetry = await BurstTelemetry.StartAsync(settings);
+        var siloSettings = new Dictionary<string, string?>
         {
             ["VNodeMesh:Nodes:Items:0:Name"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
-        });
+        };
+        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, telemetry?.SiloSettings(siloSettings) ?? siloSettings,
+            telemetry: telemetry is not null);
+        telemetry?.StartScraping(cluster.MetricsEndpoints);
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
         await node.GetSummary();
         steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
@@ -31,6 +35,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var baselineBytes = BurstReport.ManagedBytes();
         var peakWorkingSet = 0L;
         var runId = Guid.NewGuid().ToString("N")[..8];
+        var cpu = CpuUsage.Start();
         var clock = Stopwatch.StartNew();
         var kills = 0;
 
@@ -70,10 +75,15 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         }
 
         var wall = clock.Elapsed;
+        var cpuUsed = cpu.Stop();
         steps.Add(new("submit", submittedAt.TotalSeconds));
         steps.Add(new("await-running", (wall - submittedAt).TotalSeconds));
         var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
-        return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps);
+        return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps) with
+        {
+            Telemetry = telemetry?.Report() ?? new TelemetryReport(),
+            Cpu = cpuUsed,
+        };
     }
 
     private async Task SubmitAsync(IVirtualNodeGrain node, string runId, CancellationToken cancellationToken)

@@ -26,6 +26,15 @@ public sealed record BurstSettings
     /// <summary>Whether silo 1 is to be killed now, given the kills so far and the pods settled.</summary>
     public bool KillIsDue(int kills, int settled) => KillSiloAt is { } at && kills == 0 && Silos > 1 && settled >= at * Pods;
 
+    /// <summary>Run the silos with OpenTelemetry: spans and metrics exported over OTLP to a local collector, and scraped by Prometheus' rules.</summary>
+    public bool Telemetry { get; init; }
+
+    /// <summary>With <see cref="Telemetry"/>: the silos' trace sampling ratio; null: the silo's default.</summary>
+    public double? TraceSamplingRatio { get; init; }
+
+    /// <summary>With <see cref="Telemetry"/>: trace Orleans too (<c>VNodeMesh:Telemetry:Traces:Orleans</c>).</summary>
+    public bool TraceOrleans { get; init; }
+
     /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
     public bool Kubernetes { get; init; }
 

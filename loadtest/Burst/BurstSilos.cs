@@ -71,7 +71,9 @@ public sealed class InProcessSilos : IBurstSilos
 
     public IReadOnlyList<double> Kills => _kills;
 
-    public static async Task<InProcessSilos> StartAsync(BurstSettings settings, string node, string kubeconfig, Dictionary<string, string?> siloSettings, IAnsiConsole console)
+    /// <param name="telemetry">With <c>--telemetry on</c>: the silos export to it and it scrapes them.</param>
+    public static async Task<InProcessSilos> StartAsync(BurstSettings settings, string node, string kubeconfig, Dictionary<string, string?> siloSettings,
+        BurstTelemetry? telemetry, IAnsiConsole console)
     {
         var cloud = await BurstCloud.StartAsync(settings);
         var metrics = new LifecycleMetrics();
@@ -85,7 +87,8 @@ public sealed class InProcessSilos : IBurstSilos
             }
 
             siloSettings[$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.Kubeconfig)}"] = kubeconfig;
-            var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, siloSettings, kubernetes: true);
+            var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, siloSettings, kubernetes: true, telemetry: telemetry is not null);
+            telemetry?.StartScraping(cluster.MetricsEndpoints);
             return new InProcessSilos(settings, cloud, cluster, metrics, proxy, console, node);
         }
         catch

@@ -55,6 +55,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var names = new RunNames(Guid.NewGuid().ToString("N")[..8]);
         console.MarkupLine($"[grey]API server {Markup.Escape(target.Host)}; run {names.RunId}: node {names.Node}, namespace {names.Namespace}[/]");
 
+        await using var telemetry = await BurstTelemetry.StartAsync(settings);
         var steps = new List<StepReport>();
         var namespaces = new List<string>();
         var nodes = new List<string> { names.Node };
@@ -62,9 +63,10 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         try
         {
             var started = Stopwatch.StartNew();
+            var siloSettings = telemetry?.SiloSettings(SiloSettings(names)) ?? SiloSettings(names);
             silos = settings.SiloProcesses
-                ? await ProcessSilos.StartAsync(settings, names.RunId, names.Node, target.Kubeconfig, SiloSettings(names), console, cancellationToken)
-                : await InProcessSilos.StartAsync(settings, names.Node, target.Kubeconfig, SiloSettings(names), console);
+                ? await ProcessSilos.StartAsync(settings, names.RunId, names.Node, target.Kubeconfig, siloSettings, telemetry, console, cancellationToken)
+                : await InProcessSilos.StartAsync(settings, names.Node, target.Kubeconfig, siloSettings, telemetry, console);
             await silos.Node.GetSummary();
             steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
 
@@ -102,6 +104,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 NodeNotReadyObserved = nodeHealth.NotReadyObserved,
                 NodeNotReady = nodeHealth.NotReady,
                 CreateRateAroundKill = silos.Kills.Count > 0 ? CreateRate(phase.Creates, silos.Kills[0]) : null,
+                Telemetry = telemetry?.Report() ?? new TelemetryReport(),
             };
             return silos.Complete(report);
         }

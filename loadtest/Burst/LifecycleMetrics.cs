@@ -38,8 +38,9 @@ public sealed class LifecycleMetrics : IDisposable
                 listener.EnableMeasurementEvents(instrument);
             }
         };
+        // The startup histogram is in seconds; the report gives milliseconds.
         _listener.SetMeasurementEventCallback<double>((instrument, value, _, _) =>
-            _startupMs.RecordValue(Math.Max(1, (long)Math.Round(value))));
+            _startupMs.RecordValue(Math.Max(1, (long)Math.Round(value * 1000))));
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
         {
             if (instrument.Name == ApiRequestMetrics.InstrumentName)

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,6 +11,7 @@ using Orleans.Hosting;
 using VNodeMesh.Contracts.Provider;
 using VNodeMesh.Silo.Hosting;
 using VNodeMesh.Silo.Local;
+using VNodeMesh.Silo.Telemetry;
 
 namespace VNodeMesh.LoadTest.Burst;
 
@@ -31,15 +34,26 @@ public sealed class LocalSiloCluster : IAsyncDisposable
     /// <summary>The grain factory of the first (primary) silo, which is never killed.</summary>
     public IGrainFactory Grains => _silos[0]!.Services.GetRequiredService<IGrainFactory>();
 
+    /// <summary>Each silo's Prometheus scrape endpoint, when the silos run with telemetry.</summary>
+    public IReadOnlyList<Uri> MetricsEndpoints { get; private init; } = [];
+
     /// <param name="kubernetes">Whether the silos get the Kubernetes bridge (<c>UseKubernetes</c>); its settings come from <paramref name="settings"/>.</param>
-    public static async Task<LocalSiloCluster> StartAsync(int count, IInstanceProvider provider, IReadOnlyDictionary<string, string?> settings, bool kubernetes = false)
+    /// <param name="telemetry">
+    /// Whether the silos run with OpenTelemetry (<c>AddVNodeMeshTelemetry</c>, from the <c>VNodeMesh:Telemetry</c> settings) and
+    /// serve HTTP on 127.0.0.1 as a silo process does, for the Prometheus scrape endpoint.
+    /// </param>
+    public static async Task<LocalSiloCluster> StartAsync(int count, IInstanceProvider provider, IReadOnlyDictionary<string, string?> settings,
+        bool kubernetes = false, bool telemetry = false)
     {
         var store = new LocalStore();
         var ports = FreePorts(count * 2);
         var silos = new List<IHost?>();
+        var metrics = new List<Uri>();
         for (var i = 0; i < count; i++)
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            IHostApplicationBuilder builder = telemetry
+                ? WebApplication.CreateEmptyBuilder(new WebApplicationOptions())
+                : Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Configuration.AddInMemoryCollection(settings);
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
@@ -58,12 +72,27 @@ public sealed class LocalSiloCluster : IAsyncDisposable
                     silo.UseKubernetes(builder.Configuration);
                 }
             });
-            var host = builder.Build();
-            await host.StartAsync();
-            silos.Add(host);
+            if (builder is WebApplicationBuilder web)
+            {
+                web.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+                web.Services.AddRouting();
+                web.AddVNodeMeshTelemetry();
+                var app = web.Build();
+                app.MapVNodeMeshTelemetry();
+                await app.StartAsync();
+                silos.Add(app);
+                var path = app.Configuration[$"{TelemetryOptions.Section}:Prometheus:Path"] ?? "/metrics";
+                metrics.Add(new Uri(new Uri(app.Urls.First()), path));
+            }
+            else
+            {
+                var host = ((HostApplicationBuilder)builder).Build();
+                await host.StartAsync();
+                silos.Add(host);
+            }
         }
 
-        return new LocalSiloCluster(silos, store);
+        return new LocalSiloCluster(silos, store) { MetricsEndpoints = metrics };
     }
 
     /// <summary>A service of every running silo (e.g. each silo's Kubernetes status writer).</summary>

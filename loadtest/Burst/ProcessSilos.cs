@@ -46,8 +46,9 @@ public sealed class ProcessSilos : IBurstSilos
 
     public SiloProcessCluster Cluster => _cluster;
 
+    /// <param name="telemetry">With <c>--telemetry on</c>: the silos export to it and it scrapes their <c>/metrics</c>.</param>
     public static async Task<ProcessSilos> StartAsync(BurstSettings settings, string runId, string node, string kubeconfig,
-        Dictionary<string, string?> siloSettings, IAnsiConsole console, CancellationToken cancellationToken)
+        Dictionary<string, string?> siloSettings, BurstTelemetry? telemetry, IAnsiConsole console, CancellationToken cancellationToken)
     {
         var owned = new Stack<IAsyncDisposable>();
         try
@@ -102,6 +103,7 @@ public sealed class ProcessSilos : IBurstSilos
                 console.MarkupLine($"[grey]  {silo.Name}: pid {silo.ProcessId}, silo port {silo.SiloPort}, gateway {silo.GatewayPort}, http {silo.HttpPort}[/]");
             }
 
+            telemetry?.StartScraping([.. cluster.Silos.Select(s => new Uri($"http://127.0.0.1:{s.HttpPort}/metrics"))]);
             var client = await cluster.ClientAsync(cancellationToken);
             return new ProcessSilos(settings, console, redis, cloud, proxy, cluster, client, node);
         }

@@ -69,6 +69,7 @@ public sealed partial class PodEventRecorder(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        using var observed = BridgeGauges.Observe(this);
         using var timer = new PeriodicTimer(ScanInterval, time);
         try
         {

@@ -90,10 +90,11 @@ public sealed partial class PodStatusWriter(
         await base.StopAsync(cancellationToken);
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
-        return Task.WhenAll(Enumerable.Range(0, options.Value.WriteConcurrency).Select(_ => Task.Run(() => WorkAsync(stoppingToken), CancellationToken.None)));
+        using var observed = BridgeGauges.Observe(this);
+        await Task.WhenAll(Enumerable.Range(0, options.Value.WriteConcurrency).Select(_ => Task.Run(() => WorkAsync(stoppingToken), CancellationToken.None)));
     }
 
     private async Task WorkAsync(CancellationToken stoppingToken)

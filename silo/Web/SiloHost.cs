@@ -5,6 +5,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Silo.Hosting;
+using VNodeMesh.Silo.Telemetry;
+using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.Silo.Web;
 
@@ -26,19 +28,27 @@ public static class SiloHost
         var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.TryParse(http.Address, out var ip) ? ip : IPAddress.Loopback, http.Port));
         builder.Services.AddHealthChecks().AddCheck<SiloHealthCheck>("silo", tags: [SiloHealthCheck.ReadyTag]);
+        builder.Services.AddHostedService<SiloShutdown>();
 
         builder.UseOrleans(silo => silo
             .UseProfile(configuration)
             .AddVNodeMesh(configuration)
-            .UseKubernetes(configuration));
+            .UseKubernetes(configuration)
+            .AddVNodeMeshDashboard(configuration));
+        builder.AddVNodeMeshTelemetry();
         return builder;
     }
 
-    /// <summary>Liveness answers while the process serves HTTP; readiness while the silo is an active cluster member.</summary>
+    /// <summary>
+    /// Liveness answers while the process serves HTTP; readiness while the silo is an active cluster member and not
+    /// shutting down. Metrics for Prometheus at <c>/metrics</c> (<c>VNodeMesh:Telemetry</c>).
+    /// </summary>
     public static WebApplication MapSiloEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
+        app.MapVNodeMeshTelemetry();
+        app.MapVNodeMeshDashboard();
         return app;
     }
 }

@@ -179,6 +179,7 @@ public sealed class SiloProcessClusterTests
 
         var victim = kit.Silos.Running.OrderByDescending(s => hosts.Values.Count(h => h == s.Name)).First();
         var orphans = hosts.Where(h => h.Value == victim.Name).Select(h => h.Key).ToList();
+        Assert.True(orphans.Count > 0, $"no silo hosts the pods: {string.Join(", ", hosts.Values)}");
         var before = new Dictionary<Guid, int>();
         foreach (var uid in orphans)
         {
