@@ -137,6 +137,11 @@ burst.SetAction(async (parse, cancellationToken) =>
         Console.Error.WriteLine(ex.Message);
         return 2;
     }
+    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+    {
+        Console.Error.WriteLine("cancelled: the silos were stopped and what the run created was removed");
+        return 130;
+    }
 
     var json = result.ToJson();
     Console.WriteLine(json);
@@ -149,7 +154,8 @@ burst.SetAction(async (parse, cancellationToken) =>
 });
 
 var root = new RootCommand("VNodeMesh load tests: burst-scale scenarios with a report.") { burst };
-return await root.Parse(args).InvokeAsync();
+// Ctrl+C or SIGTERM cancels the run; it then kills its silos and removes what it created in the API server, which takes a while.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(60) });
 
 static int Positive(int value, string name) =>
     value > 0 ? value : throw new FormatException($"{name} must be a positive number, not {value}");
