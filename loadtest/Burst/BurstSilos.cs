@@ -29,6 +29,9 @@ public interface IBurstSilos : IAsyncDisposable
     /// <summary>Carries out the kills and restarts that are due.</summary>
     Task OnProgressAsync(BurstProgress progress, CancellationToken cancellationToken);
 
+    /// <summary>Brings the counts below up to date (silo processes are read from their <c>/metrics</c>).</summary>
+    Task RefreshCountsAsync(CancellationToken cancellationToken);
+
     /// <summary>VNodeMesh's API requests so far; null when they are not counted.</summary>
     IReadOnlyDictionary<ApiRequestKind, long>? ApiRequests();
 
@@ -123,6 +126,8 @@ public sealed class InProcessSilos : IBurstSilos
             _console.MarkupLine($"[yellow]killed silo 1 at {progress.Elapsed.TotalSeconds:0.0}s ({progress.Settled} pods settled)[/]");
         }
     }
+
+    public Task RefreshCountsAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public IReadOnlyDictionary<ApiRequestKind, long>? ApiRequests() => _metrics.ApiRequests();
 

@@ -78,8 +78,10 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
 
             await using var health = NodeHealthWatch.Start(target.Client, names.Node, settings.LeaseRenewInterval, settings.LeaseTolerance);
             var baselineBytes = BurstReport.ManagedBytes();
+            await silos.RefreshCountsAsync(cancellationToken);
             var before = silos.ApiRequests();
             var phase = await RunVNodeMeshPhaseAsync(target, names, silos, health, steps, cancellationToken);
+            await silos.RefreshCountsAsync(cancellationToken);
             var managedPerPod = (BurstReport.ManagedBytes() - baselineBytes) / (double)settings.Pods;
             var window = silos.ApiRequests() is { } after && before is not null ? Subtract(after, before) : null;
             var summary = await silos.Node.GetSummary();
@@ -202,6 +204,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         var settleClock = Stopwatch.StartNew();
         await SettleWritesAsync(silos, cancellationToken);
         steps.Add(new("settle-writes", settleClock.Elapsed.TotalSeconds));
+        await silos.RefreshCountsAsync(cancellationToken);
         _eventWritesPending = silos.EventWritesPending;
         return new PhaseOutcome(Measure(writer, watch, cpuUsage), Math.Max(peakWorkingSet, silos.WorkingSet()), creates);
     }

@@ -25,6 +25,7 @@ public sealed class ProcessSilos : IBurstSilos
     private readonly ApiServerProxy? _proxy;
     private readonly SiloProcessCluster _cluster;
     private readonly SiloClusterClient _client;
+    private readonly SiloMetricsScraper _metrics;
     private readonly List<double> _kills = [];
     private FailoverTracker? _failover;
     private ApiFaultSchedule? _faults;
@@ -36,6 +37,7 @@ public sealed class ProcessSilos : IBurstSilos
     {
         (_settings, _console, _redis, _cloud, _proxy, _cluster, _client) = (settings, console, redis, cloud, proxy, cluster, client);
         Node = client.Grains.GetGrain<IVirtualNodeGrain>(node);
+        _metrics = new SiloMetricsScraper(cluster);
     }
 
     public SimulatedCloud Cloud => _cloud.Simulator;
@@ -122,7 +124,7 @@ public sealed class ProcessSilos : IBurstSilos
     {
         var running = _cluster.Running.Count;
         var failover = _failover is null ? "" : _failover.Completed ? "  failover done" : "  failing over";
-        return $"silos {running}/{_cluster.Silos.Count}{failover}";
+        return $"silos {running}/{_cluster.Silos.Count}{failover}  status backlog={_metrics.StatusBacklog}";
     }
 
     public void PhaseStarted()
@@ -217,20 +219,14 @@ public sealed class ProcessSilos : IBurstSilos
         }
     }
 
-    public IReadOnlyDictionary<ApiRequestKind, long>? ApiRequests() =>
-        _proxy?.Statistics.Requests.ToDictionary(p => new ApiRequestKind(p.Key.Verb, p.Key.Resource, p.Key.Code), p => p.Value);
+    public Task RefreshCountsAsync(CancellationToken cancellationToken) => _metrics.ScrapeAsync(cancellationToken);
 
-    public int? EventWritesPending => null;
+    /// <summary>Counted by the silos themselves, read from their <c>/metrics</c>.</summary>
+    public IReadOnlyDictionary<ApiRequestKind, long>? ApiRequests() => _metrics.ApiRequests();
 
-    /// <summary>Counted by the cloud: create calls beyond the one that made each instance.</summary>
-    public long Retries
-    {
-        get
-        {
-            var statistics = Cloud.Statistics;
-            return statistics.CreateCalls - statistics.InstancesCreated;
-        }
-    }
+    public int? EventWritesPending => _metrics.EventsPending;
+
+    public long Retries => _metrics.Retries;
 
     /// <summary>The silos' working sets added up.</summary>
     public long WorkingSet() => _cluster.Running.Sum(s => s.WorkingSetBytes);
@@ -255,6 +251,7 @@ public sealed class ProcessSilos : IBurstSilos
 
     public async ValueTask DisposeAsync()
     {
+        await _metrics.DisposeAsync();
         if (_faults is not null)
         {
             await _faults.DisposeAsync();
