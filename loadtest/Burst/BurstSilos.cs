@@ -113,7 +113,8 @@ public sealed class InProcessSilos : IBurstSilos
     {
         if (_proxy is not null)
         {
-            _faults = new ApiFaultSchedule(_proxy, _settings.ApiFaultPeriod, _settings.ApiFaultHold);
+            _faults = new ApiFaultSchedule(_proxy, _settings.ApiFaultPeriod, _settings.ApiFaultHold,
+                line => _console.MarkupLine($"[yellow]{Markup.Escape(line)}[/]"));
         }
     }
 

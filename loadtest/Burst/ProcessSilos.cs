@@ -131,7 +131,8 @@ public sealed class ProcessSilos : IBurstSilos
     {
         if (_proxy is not null)
         {
-            _faults = new ApiFaultSchedule(_proxy, _settings.ApiFaultPeriod, _settings.ApiFaultHold);
+            _faults = new ApiFaultSchedule(_proxy, _settings.ApiFaultPeriod, _settings.ApiFaultHold,
+                line => _console.MarkupLine($"[yellow]{Markup.Escape(line)}[/]"));
         }
     }
 

@@ -12,15 +12,17 @@ public sealed record ApiFaultsReport(long WatchesBroken, long WatchesHeld, long 
 public sealed class ApiFaultSchedule : IAsyncDisposable
 {
     private readonly ApiServerProxy _proxy;
+    private readonly Action<string>? _log;
     private readonly TimeSpan _period;
     private readonly TimeSpan _hold;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     /// <param name="hold">Longer than two compaction intervals of the API server (kube-apiserver compacts up to the revision of the interval before).</param>
-    public ApiFaultSchedule(ApiServerProxy proxy, TimeSpan period, TimeSpan hold)
+    /// <param name="log">Told what each round did.</param>
+    public ApiFaultSchedule(ApiServerProxy proxy, TimeSpan period, TimeSpan hold, Action<string>? log = null)
     {
-        (_proxy, _period, _hold) = (proxy, period, hold);
+        (_proxy, _period, _hold, _log) = (proxy, period, hold, log);
         var stopping = _stop.Token;
         _loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
     }
@@ -36,12 +38,14 @@ public sealed class ApiFaultSchedule : IAsyncDisposable
         using var timer = new PeriodicTimer(_period);
         for (var round = 1; await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false); round++)
         {
-            if (round % 2 == 0)
+            var hold = round % 2 == 0;
+            if (hold)
             {
                 _proxy.HoldWatches(_hold);
             }
 
-            _proxy.BreakWatches();
+            var broken = _proxy.BreakWatches();
+            _log?.Invoke($"API faults: broke {broken} watches{(hold ? $", their reconnections held {_hold.TotalSeconds:0} s" : "")}");
         }
     }
 

@@ -204,6 +204,11 @@ public sealed partial class ApiServerProxy : IAsyncDisposable
                 }
             }
 
+            if (watch)
+            {
+                await http.Response.StartAsync(aborted); // the headers go at once, as the API server sends them
+            }
+
             await using var body = await response.Content.ReadAsStreamAsync(aborted);
             var buffer = new byte[16 * 1024];
             int read;
