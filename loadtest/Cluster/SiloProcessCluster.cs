@@ -128,23 +128,38 @@ public sealed class SiloProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts one more silo (it joins the running cluster) and waits until it is an active member.</summary>
+    /// <summary>
+    /// Starts one more silo (it joins the running cluster) and waits until it is an active member. A port
+    /// taken by another process between choosing it and binding it is chosen again, twice at most.
+    /// </summary>
     public async Task<SiloProcess> AddAsync(CancellationToken cancellationToken = default)
     {
         var silo = Launch();
-        await silo.WaitReadyAsync(Options.ReadyTimeout, cancellationToken);
-        return silo;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await silo.WaitReadyAsync(Options.ReadyTimeout, cancellationToken);
+                return silo;
+            }
+            catch (InvalidOperationException) when (attempt < 3 && !silo.IsRunning && silo.Tail().Contains("already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                await silo.DisposeAsync();
+                silo = Launch(silo.Index);
+            }
+        }
     }
 
-    /// <summary>Starts one more silo without waiting for it.</summary>
-    public SiloProcess Launch()
+    /// <summary>Starts one more silo without waiting for it; <paramref name="index"/> starts one that failed again, on new ports.</summary>
+    public SiloProcess Launch(int? index = null)
     {
         var ports = LocalSiloCluster.FreePorts(3);
         SiloProcess silo;
         lock (_gate)
         {
-            var index = _silos.Count + 1;
-            var primaryPort = _silos.Count > 0 ? _silos[0].SiloPort : ports[0];
+            var number = index ?? _silos.Count + 1;
+            // The others join silo 1 on the local profile: silo 1 itself names its own port.
+            var primaryPort = number > 1 ? _silos[0].SiloPort : ports[0];
             var settings = new Dictionary<string, string?>(Options.Settings);
             foreach (var (key, value) in ProfileSettings(ports, primaryPort))
             {
@@ -153,7 +168,7 @@ public sealed class SiloProcessCluster : IAsyncDisposable
 
             silo = SiloProcess.Launch(new SiloProcessStart
             {
-                Index = index,
+                Index = number,
                 SiloDll = Options.SiloDll,
                 RunDirectory = Options.RunDirectory,
                 Settings = settings,
@@ -162,7 +177,14 @@ public sealed class SiloProcessCluster : IAsyncDisposable
                 GatewayPort = ports[1],
                 HttpPort = ports[2],
             });
-            _silos.Add(silo);
+            if (number <= _silos.Count)
+            {
+                _silos[number - 1] = silo;
+            }
+            else
+            {
+                _silos.Add(silo);
+            }
         }
 
         return silo;
