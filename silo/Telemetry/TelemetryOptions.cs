@@ -25,8 +25,8 @@ public sealed class TelemetryOptions : IValidatableObject
     /// <summary>Whether any metrics are exported: to the scrape endpoint, or over OTLP.</summary>
     public bool MetricsEnabled => Prometheus.Enabled || Otlp.IsEnabled;
 
-    /// <summary>Spans are only made when something exports them: OTLP is the only trace exporter.</summary>
-    public bool TracesEnabled => Traces.Enabled && Otlp.IsEnabled;
+    /// <summary>Spans are only made when something exports them (OTLP is the only trace exporter) and some are kept.</summary>
+    public bool TracesEnabled => Traces.Enabled && Traces.SamplingRatio > 0 && Otlp.IsEnabled;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
