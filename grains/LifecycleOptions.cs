@@ -42,6 +42,14 @@ public sealed class VirtualNodeOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan PollOverlap { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Every so often a poll looks back to the previous such poll instead of the last one, and sends
+    /// again each status its pod is not known to have reached: a status or stage report lost on the
+    /// way (a silo died, a message timed out) is made good within this interval.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How far the first poll after an activation looks back (the provider keeps terminal instances an hour).</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan CatchUpWindow { get; set; } = TimeSpan.FromHours(1);

@@ -10,7 +10,7 @@ namespace VNodeMesh.Grains;
 /// them and come back as <see cref="IPodGrain.OnProviderOutcome"/> messages, so no call waits on the cloud.
 /// </summary>
 public sealed partial class PodGrain(
-    [PersistentState("pod", VNodeMeshStorage.Name)] IPersistentState<PodState> state,
+    [PersistentState(PodGrain.StateName, VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
@@ -19,6 +19,9 @@ public sealed partial class PodGrain(
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
+    /// <summary>The name of the pod's state in <see cref="VNodeMeshStorage.Name"/>.</summary>
+    public const string StateName = "pod";
+
     private const string WatchdogReminder = "watchdog";
     private const int OutcomeDeliveryAttempts = 10;
     private readonly RetryPolicy _retry = new(options.Value.RetryBaseDelay, options.Value.RetryMaxDelay);
@@ -74,7 +77,9 @@ public sealed partial class PodGrain(
     {
         // The node forwards a status only when it believes the pod is elsewhere: if nothing changes,
         // the node's view is stale (a report lost with a silo), so it is told where the pod is.
-        if (!await ApplyAsync(new InstanceObserved(instance)) && state.State.Node is { } node)
+        // An observation older than the last one applied never moves the pod back.
+        var stale = state.State.Instance?.IsNewerThan(instance) == true;
+        if ((stale || !await ApplyAsync(new InstanceObserved(instance))) && state.State.Node is { } node)
         {
             stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
         }
@@ -82,14 +87,32 @@ public sealed partial class PodGrain(
 
     public Task OnProviderOutcome(PodEvent outcome) => ApplyAsync(outcome);
 
-    public Task<PodSnapshot> GetSnapshot()
+    public Task Resync()
     {
-        var s = state.State;
-        return Task.FromResult(new PodSnapshot(
-            this.GetPrimaryKey(), s.Namespace, s.Name, s.Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(),
-            Lifecycle.InstanceId, Lifecycle.Attempts, Lifecycle.Reason, Lifecycle.Message,
-            Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. s.History]));
+        if (state.State.Node is not { } node)
+        {
+            return Task.CompletedTask;
+        }
+
+        stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
+        if (Lifecycle is { Stage: PodStage.Scheduling or PodStage.Pending or PodStage.Restarting or PodStage.Updating, InstanceId: { } id })
+        {
+            // A status the node's poll sent may have been lost: the instance is asked directly.
+            var self = this.AsReference<IPodGrain>();
+            Task.Run(async () =>
+            {
+                var found = await provider.DescribeContainerGroupStatusAsync([id], silo.ApplicationStopping);
+                if (found.Count > 0)
+                {
+                    await self.OnInstanceStatus(found[0]);
+                }
+            }).Ignore(); // a failure is retried at the node's next resync
+        }
+
+        return Task.CompletedTask;
     }
+
+    public Task<PodSnapshot> GetSnapshot() => Task.FromResult(state.State.ToSnapshot(this.GetPrimaryKey()));
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
@@ -265,6 +288,7 @@ public sealed partial class PodGrain(
         if (history.Count >= options.Value.HistoryLimit)
         {
             history.RemoveAt(1); // keep the first entry: where the pod's trace starts
+            state.State.DroppedTransitions++;
         }
 
         var detail = after.Stage is PodStage.Failed or PodStage.BackingOff || errorCode is not null ? after.Message : null;

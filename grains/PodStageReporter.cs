@@ -3,21 +3,26 @@ namespace VNodeMesh.Grains;
 /// <summary>
 /// Coalesces the stage changes of this silo's pod grains into one message per virtual node per
 /// interval, so a burst costs the node grain a handful of calls instead of several per pod.
-/// The last batch goes out while the silo stops, after its grains are gone and before its
-/// services are disposed.
+/// One batch per node is in flight at a time, so the node applies them in order; a batch that does
+/// not get there is sent again ahead of newer changes. The last batch goes out while the silo stops,
+/// after its grains are gone and before its services are disposed.
 /// </summary>
-public sealed class PodStageReporter : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+public sealed partial class PodStageReporter : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
     public static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IGrainFactory _grains;
+    private readonly ILogger<PodStageReporter> _logger;
     private readonly ITimer _timer;
     private readonly Lock _gate = new();
-    private Dictionary<string, List<PodStageChange>> _pending = [];
+    private readonly Dictionary<string, List<PodStageChange>> _pending = [];
+    private readonly HashSet<string> _sending = [];
 
-    public PodStageReporter(IGrainFactory grains, TimeProvider time)
+    public PodStageReporter(IGrainFactory grains, TimeProvider time, ILogger<PodStageReporter> logger)
     {
         _grains = grains;
+        _logger = logger;
         _timer = time.CreateTimer(static s => ((PodStageReporter)s!).Flush(), this, FlushInterval, FlushInterval);
     }
 
@@ -34,33 +39,87 @@ public sealed class PodStageReporter : ILifecycleParticipant<ISiloLifecycle>, ID
         }
     }
 
+    /// <summary>Sends each node's pending changes, unless a batch to that node is still on its way.</summary>
     public void Flush()
     {
-        Dictionary<string, List<PodStageChange>> batch;
+        List<(string Node, List<PodStageChange> Changes)> batches = [];
         lock (_gate)
         {
-            if (_pending.Count == 0)
+            foreach (var (node, changes) in _pending)
             {
-                return;
+                if (_sending.Add(node))
+                {
+                    batches.Add((node, changes));
+                }
             }
 
-            batch = _pending;
-            _pending = [];
+            foreach (var (node, _) in batches)
+            {
+                _pending.Remove(node);
+            }
         }
 
-        foreach (var (node, changes) in batch)
+        foreach (var (node, changes) in batches)
         {
-            _grains.GetGrain<IVirtualNodeGrain>(node).OnPodStagesChanged(changes).Ignore();
+            SendAsync(node, changes).Ignore();
         }
     }
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(PodStageReporter), ServiceLifecycleStage.RuntimeGrainServices, _ => Task.CompletedTask, _ =>
+    private async Task SendAsync(string node, List<PodStageChange> changes)
+    {
+        try
         {
-            _timer.Dispose();
+            await _grains.GetGrain<IVirtualNodeGrain>(node).OnPodStagesChanged(changes);
+        }
+        catch (Exception ex)
+        {
+            LogBatchFailed(ex, node, changes.Count);
+            lock (_gate)
+            {
+                // Older than anything reported since, so they go first.
+                if (_pending.TryGetValue(node, out var newer))
+                {
+                    changes.AddRange(newer);
+                }
+
+                _pending[node] = changes;
+            }
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _sending.Remove(node);
+            }
+        }
+    }
+
+    private async Task StopAsync()
+    {
+        _timer.Dispose();
+        var deadline = Environment.TickCount64 + (long)StopTimeout.TotalMilliseconds;
+        while (Environment.TickCount64 < deadline)
+        {
             Flush();
-            return Task.CompletedTask;
-        });
+            lock (_gate)
+            {
+                if (_pending.Count == 0 && _sending.Count == 0)
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(FlushInterval);
+        }
+
+        // Whatever did not get through is made good by the nodes' resync.
+    }
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(PodStageReporter), ServiceLifecycleStage.RuntimeGrainServices, _ => Task.CompletedTask, _ => StopAsync());
 
     public void Dispose() => _timer.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stage changes of {Count} pods could not be reported to virtual node {Node}; sending them again")]
+    private partial void LogBatchFailed(Exception exception, string node, int count);
 }

@@ -21,4 +21,11 @@ public sealed class PodState
     /// steps join it on whichever silo the pod is active.
     /// </summary>
     [Id(7)] public string? Trace { get; set; }
+
+    /// <summary>Transitions dropped from <see cref="History"/> to keep it within its limit.</summary>
+    [Id(8)] public int DroppedTransitions { get; set; }
+
+    public PodSnapshot ToSnapshot(Guid uid) => new(
+        uid, Namespace, Name, Node, Lifecycle.Stage, Lifecycle.Stage.ToPodPhase(), Lifecycle.InstanceId, Lifecycle.Attempts,
+        Lifecycle.Reason, Lifecycle.Message, Lifecycle.AcceptedAt, Lifecycle.RunningAt, [.. History], DroppedTransitions);
 }

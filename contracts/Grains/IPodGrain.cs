@@ -14,9 +14,15 @@ public interface IPodGrain : IGrainWithGuidKey
     /// <summary>The pod is being deleted: release its instance, then report it gone.</summary>
     Task RequestDeletion();
 
-    /// <summary>The node's batched status poll saw this pod's instance.</summary>
-    [OneWay]
+    /// <summary>The node's batched status poll saw this pod's instance; acknowledged, so that a status that was not delivered is sent again.</summary>
     Task OnInstanceStatus(Provider.ContainerGroup instance);
+
+    /// <summary>
+    /// The node has heard nothing of this pod for a while: it reports its stage again, and a pod
+    /// waiting on its instance asks the provider for the instance's status.
+    /// </summary>
+    [OneWay]
+    Task Resync();
 
     /// <summary>
     /// The outcome of a provider call the grain started, delivered as a message so it is applied in

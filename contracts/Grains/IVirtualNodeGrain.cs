@@ -8,10 +8,13 @@ public interface IVirtualNodeGrain : IGrainWithStringKey
 
     Task DeletePods(IReadOnlyList<Guid> podUids);
 
-    /// <summary>Stage changes reported by pod grains, so the node can account for them.</summary>
-    [OneWay]
+    /// <summary>Stage changes reported by pod grains, so the node can account for them; acknowledged, so that a lost batch is sent again.</summary>
     Task OnPodStagesChanged(IReadOnlyList<PodStageChange> changes);
 
     [AlwaysInterleave]
     Task<VirtualNodeSummary> GetSummary();
+
+    /// <summary>The UID of the pod with this name among the pods the node knows, if any.</summary>
+    [AlwaysInterleave]
+    Task<Guid?> FindPod(string @namespace, string name);
 }

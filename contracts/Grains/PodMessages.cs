@@ -13,7 +13,10 @@ public sealed record PodTransition(
     [property: Id(5)] string? ErrorCode = null,
     [property: Id(6)] string? Detail = null);
 
-/// <summary>A pod as its grain sees it: state, reason and lifecycle trace.</summary>
+/// <summary>
+/// A pod as its grain sees it: state, reason and lifecycle trace. The trace keeps its first entry and
+/// drops the oldest after it; <see cref="DroppedTransitions"/> counts those, missing after the first.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodSnapshot")]
 public sealed record PodSnapshot(
     [property: Id(0)] Guid Uid,
@@ -28,7 +31,8 @@ public sealed record PodSnapshot(
     [property: Id(9)] string? Message,
     [property: Id(10)] DateTimeOffset? AcceptedAt,
     [property: Id(11)] DateTimeOffset? RunningAt,
-    [property: Id(12)] IReadOnlyList<PodTransition> History);
+    [property: Id(12)] IReadOnlyList<PodTransition> History,
+    [property: Id(13)] int DroppedTransitions = 0);
 
 /// <summary>A pod grain tells its virtual node that the pod moved between stages.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodStageChange")]
@@ -43,7 +47,10 @@ public sealed record SubmitResult(
     [property: Id(1)] int Refused,
     [property: Id(2)] int AlreadyKnown);
 
-/// <summary>A virtual node's accounting: pods per stage, capacity, and its status poll.</summary>
+/// <summary>
+/// A virtual node's accounting: pods per stage, capacity, its status poll, how often its pods backed
+/// off and retried, and the provider budget of the silo it runs on.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.VirtualNodeSummary")]
 public sealed record VirtualNodeSummary(
     [property: Id(0)] string Node,
@@ -53,4 +60,7 @@ public sealed record VirtualNodeSummary(
     [property: Id(4)] int RefusedForCapacity,
     [property: Id(5)] long Polls,
     [property: Id(6)] long StatusesFannedOut,
-    [property: Id(7)] DateTimeOffset? LastPollAt);
+    [property: Id(7)] DateTimeOffset? LastPollAt,
+    [property: Id(8)] long BackOffs = 0,
+    [property: Id(9)] long Retries = 0,
+    [property: Id(10)] Provider.ProviderQuotaUsage? Quota = null);

@@ -13,7 +13,8 @@ public sealed record InstanceView(
     [property: Id(4)] string? Spec = null,
     [property: Id(5)] string? IntranetIp = null,
     [property: Id(6)] IReadOnlyList<ContainerState>? Containers = null,
-    [property: Id(7)] DateTimeOffset? CreatedAt = null)
+    [property: Id(7)] DateTimeOffset? CreatedAt = null,
+    [property: Id(8)] DateTimeOffset? StatusChangedAt = null)
 {
     /// <summary>What an observation adds to this view; identity and creation details are kept.</summary>
     public InstanceView With(ContainerGroup observed) => this with
@@ -24,7 +25,12 @@ public sealed record InstanceView(
         IntranetIp = observed.IntranetIp ?? IntranetIp,
         Containers = observed.Containers,
         CreatedAt = CreatedAt ?? observed.CreatedAt,
+        StatusChangedAt = observed.StatusChangedAt,
     };
+
+    /// <summary>An observation older than the one this view holds: delivered late, or out of order.</summary>
+    public bool IsNewerThan(ContainerGroup observed) =>
+        observed.ContainerGroupId == InstanceId && StatusChangedAt is { } seen && observed.StatusChangedAt < seen;
 
     public bool SameAs(InstanceView? other) =>
         other is not null && InstanceId == other.InstanceId && Status == other.Status && RequestId == other.RequestId

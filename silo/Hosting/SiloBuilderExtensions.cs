@@ -8,6 +8,7 @@ using VNodeMesh.Grains.Cluster;
 using VNodeMesh.Silo.Local;
 using VNodeMesh.Silo.Providers;
 using VNodeMesh.Silo.Providers.Eci;
+using VNodeMesh.Silo.Providers.Redis;
 using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.Silo.Hosting;
@@ -41,7 +42,10 @@ public static class SiloBuilderExtensions
         return silo;
     }
 
-    /// <summary>The cloud named by <c>VNodeMesh:Provider:Name</c>, behind the account's pacing.</summary>
+    /// <summary>
+    /// The cloud named by <c>VNodeMesh:Provider:Name</c>, behind the account's pacing: the process's own
+    /// bucket, or on the cluster profile one shared by every silo through Redis.
+    /// </summary>
     private static void AddProvider(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<ProviderOptions>(configuration, ProviderOptions.Section);
@@ -62,7 +66,10 @@ public static class SiloBuilderExtensions
         }
 
         services.TryAddSingleton<SimulatedCloud>();
-        services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(cloud(sp), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value));
+        services.TryAddSingleton<IProviderBudget>(LocalProviderBudget.Instance);
+        services.AddClusterProviderBudget(configuration);
+        services.TryAddSingleton<IInstanceProvider>(sp => new PacedInstanceProvider(
+            cloud(sp), sp.GetRequiredService<IOptions<ProviderQuotaOptions>>().Value, sp.GetRequiredService<IProviderBudget>()));
     }
 
     /// <summary>

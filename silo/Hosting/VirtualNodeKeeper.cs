@@ -17,19 +17,23 @@ public sealed partial class VirtualNodeKeeper(
         using var timer = new PeriodicTimer(options.Value.KeepAliveInterval, time);
         do
         {
-            foreach (var name in options.Value.Items.Select(n => n.Name))
-            {
-                try
-                {
-                    await grains.GetGrain<IVirtualNodeGrain>(name).GetSummary();
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogNodeUnreachable(ex, name);
-                }
-            }
+            await Task.WhenAll(options.Value.Items.Select(n => KeepAsync(n.Name, stoppingToken)));
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private async Task KeepAsync(string name, CancellationToken stoppingToken)
+    {
+        try
+        {
+            // Not the call's own 30 s timeout: while a dead silo is being declared dead, the node is
+            // asked again at every tick, so it is activated elsewhere at the first one after.
+            await grains.GetGrain<IVirtualNodeGrain>(name).GetSummary().WaitAsync(options.Value.KeepAliveInterval, stoppingToken);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogNodeUnreachable(ex, name);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node} could not be reached; retrying")]

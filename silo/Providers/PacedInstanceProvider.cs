@@ -9,7 +9,7 @@ namespace VNodeMesh.Silo.Providers;
 /// Wraps a provider: spends the create/delete budget evenly through a token bucket shaped like the
 /// cloud's own (so calls wait here instead of being throttled there), and counts every call by outcome.
 /// </summary>
-public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
+public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, IDisposable
 {
     public const string CallsInstrument = "vnodemesh.provider.calls";
     public const string ThrottlesInstrument = "vnodemesh.provider.throttles";
@@ -31,22 +31,53 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     private readonly IInstanceProvider _inner;
     private readonly RateLimiter? _budget;
     private readonly RateLimiter _describeBudget;
+    private readonly BudgetShape _shape;
+    // Creates and deletes waiting for a token or on their way to the cloud: what the dashboard shows.
+    private int _createsInFlight;
+    private int _deletesInFlight;
+    private long _spent;
 
     public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota)
+        : this(inner, quota, LocalProviderBudget.Instance)
+    {
+    }
+
+    /// <summary>Creates and deletes spend <paramref name="budget"/>'s limiter (the process's own, or the cluster's).</summary>
+    public PacedInstanceProvider(IInstanceProvider inner, ProviderQuotaOptions quota, IProviderBudget budget)
     {
         _inner = inner;
-        var burst = Math.Max(1, Math.Min(quota.Burst - (int)Math.Ceiling(quota.PerSecond * quota.ArrivalSlack.TotalSeconds), quota.Burst * 9 / 10));
-        _budget = quota.Unlimited ? null : CreateBudget(burst, quota.PerSecond * (1 - quota.Headroom));
+        _shape = BudgetShape.Of(quota);
+        _budget = quota.Unlimited ? null : budget.CreateLimiter(quota);
         _describeBudget = CreateBudget(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
     }
 
     public string Name => _inner.Name;
 
-    public Task<CreateContainerGroupResult> CreateContainerGroupAsync(CreateContainerGroupRequest request, CancellationToken cancellationToken = default) =>
-        Paced(_budget, "create", ct => _inner.CreateContainerGroupAsync(request, ct), cancellationToken);
+    public async Task<CreateContainerGroupResult> CreateContainerGroupAsync(CreateContainerGroupRequest request, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _createsInFlight);
+        try
+        {
+            return await Paced(_budget, "create", ct => _inner.CreateContainerGroupAsync(request, ct), cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _createsInFlight);
+        }
+    }
 
-    public Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-        Paced(_budget, "delete", async ct => { await _inner.DeleteContainerGroupAsync(containerGroupId, ct); return true; }, cancellationToken);
+    public async Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _deletesInFlight);
+        try
+        {
+            await Paced(_budget, "delete", async ct => { await _inner.DeleteContainerGroupAsync(containerGroupId, ct); return true; }, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _deletesInFlight);
+        }
+    }
 
     public Task<IReadOnlyList<ContainerGroup>> DescribeContainerGroupStatusAsync(IReadOnlyList<string> containerGroupIds, CancellationToken cancellationToken = default) =>
         Paced(_describeBudget, "describeStatus", ct => _inner.DescribeContainerGroupStatusAsync(containerGroupIds, ct), cancellationToken);
@@ -63,13 +94,21 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     public Task<string> DescribeContainerLogAsync(string containerGroupId, string containerName, int? tailLines = null, CancellationToken cancellationToken = default) =>
         Counted("describeLog", () => _inner.DescribeContainerLogAsync(containerGroupId, containerName, tailLines, cancellationToken));
 
+    public ProviderQuotaUsage GetUsage()
+    {
+        var statistics = _budget?.GetStatistics();
+        return new ProviderQuotaUsage(_budget is null, _shape.Burst, _shape.PerSecond, statistics?.CurrentAvailablePermits ?? 0,
+            statistics?.CurrentQueuedCount ?? 0, Interlocked.Read(ref _spent),
+            Volatile.Read(ref _createsInFlight), Volatile.Read(ref _deletesInFlight));
+    }
+
     public void Dispose()
     {
         _budget?.Dispose();
         _describeBudget.Dispose();
     }
 
-    private static async Task<T> Paced<T>(RateLimiter? budget, string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    private async Task<T> Paced<T>(RateLimiter? budget, string operation, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
         if (budget is not null)
         {
@@ -83,6 +122,10 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
             }
 
             PacingDelay.Record(Stopwatch.GetElapsedTime(waitingSince).TotalSeconds, new KeyValuePair<string, object?>("operation", operation));
+            if (budget == _budget)
+            {
+                Interlocked.Increment(ref _spent);
+            }
         }
 
         return await Counted(operation, () => call(cancellationToken));
@@ -114,7 +157,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IDisposable
     }
 
     /// <summary>A token bucket like the cloud's: <paramref name="burst"/> tokens, refilled at <paramref name="perSecond"/>, waiters served in order.</summary>
-    private static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
+    internal static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
     {
         var (tokens, period) = RefillStep(perSecond);
         return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions

@@ -33,6 +33,13 @@ public sealed class ProviderQuotaOptions
     /// <summary>No client-side pacing of creates and deletes (an account without a create budget, or a simulator without one).</summary>
     public bool Unlimited { get; set; }
 
+    /// <summary>
+    /// With the budget shared through Redis (cluster profile): how long a create or delete waits for Redis
+    /// to answer before it fails as a transient error. It is never sent unpaced.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan RedisTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>DescribeContainerGroupStatus and DescribeContainerGroupEvents calls the account may make per minute.</summary>
     [Range(60, 10_000_000)]
     public int DescribePerMinute { get; set; } = 10_000;

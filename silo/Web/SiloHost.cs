@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using VNodeMesh.Silo.Hosting;
 using VNodeMesh.Silo.Telemetry;
+using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.Silo.Web;
 
@@ -21,6 +22,7 @@ public static class SiloHost
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         builder.Configuration.AddCommandLine(args, new Dictionary<string, string> { ["--kubeconfig"] = "VNodeMesh:Kubernetes:Kubeconfig" });
         var configuration = builder.Configuration;
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // not a line per probe and scrape
 
         builder.Services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new();
@@ -29,9 +31,10 @@ public static class SiloHost
         builder.Services.AddHostedService<SiloShutdown>();
 
         builder.UseOrleans(silo => silo
-            .UseLocalProfile(configuration)
+            .UseProfile(configuration)
             .AddVNodeMesh(configuration)
-            .UseKubernetes(configuration));
+            .UseKubernetes(configuration)
+            .AddVNodeMeshDashboard(configuration));
         builder.AddVNodeMeshTelemetry();
         return builder;
     }
@@ -45,6 +48,7 @@ public static class SiloHost
         app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(SiloHealthCheck.ReadyTag) });
         app.MapVNodeMeshTelemetry();
+        app.MapVNodeMeshDashboard();
         return app;
     }
 }

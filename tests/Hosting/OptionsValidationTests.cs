@@ -14,6 +14,7 @@ public sealed class OptionsValidationTests
     [InlineData("VNodeMesh:Pods:HistoryLimit", "1", "HistoryLimit")]
     [InlineData("VNodeMesh:Pods:Cluster", "Not_A_Label", "Cluster")]
     [InlineData("VNodeMesh:Provider:Quota:PerSecond", "0", "PerSecond")]
+    [InlineData("VNodeMesh:Provider:Quota:RedisTimeout", "00:00:00.001", "RedisTimeout")]
     [InlineData("VNodeMesh:Simulator:TransientErrorRate", "2", "TransientErrorRate")]
     public async Task The_silo_refuses_to_start_with_an_invalid_setting_and_names_it(string key, string value, string name)
     {

@@ -33,6 +33,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
     public IGrainFactory Grains => Cluster.Client;
     public IVirtualNodeGrain VirtualNode => Grains.GetGrain<IVirtualNodeGrain>(Node);
 
+    /// <param name="wrapProvider">Puts something between the silos and the cloud (lost answers, say).</param>
     /// <param name="providerFromSettings">The silos build their provider from <paramref name="settings"/> (the ECI provider, say) instead of sharing one over <paramref name="cloud"/>.</param>
     public static async Task<VNodeMeshTestCluster> StartAsync(
         SimulatorOptions? cloudOptions = null,
@@ -40,7 +41,8 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? settings = null,
         short silos = 2,
         SimulatedCloud? cloud = null,
-        bool providerFromSettings = false)
+        bool providerFromSettings = false,
+        Func<IInstanceProvider, IInstanceProvider>? wrapProvider = null)
     {
         var time = new ShiftedTimeProvider();
         cloudOptions ??= SimulatorOptions.ZeroLatency();
@@ -50,7 +52,8 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         }
 
         cloud ??= new SimulatedCloud(cloudOptions, time);
-        var provider = new PacedInstanceProvider(cloud, quota ?? new ProviderQuotaOptions { Unlimited = true });
+        IInstanceProvider provider = new PacedInstanceProvider(cloud, quota ?? new ProviderQuotaOptions { Unlimited = true });
+        provider = wrapProvider?.Invoke(provider) ?? provider;
         var store = new LocalStore();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
