@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -61,9 +62,44 @@ public sealed class OtlpSink : IAsyncDisposable
 
     private async Task ReceiveAsync(HttpContext context, bool traces)
     {
-        using var buffer = new MemoryStream();
-        await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
-        var body = buffer.ToArray();
+        // A pooled buffer: an export is hundreds of kilobytes, and fresh arrays that size cost the silos' GC.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(context.Request.ContentLength ?? 0, 4096, 64 << 20));
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            Count(buffer.AsSpan(0, length), traces);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        // An empty Export*ServiceResponse: everything accepted.
+        context.Response.ContentType = "application/x-protobuf";
+        context.Response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    private void Count(ReadOnlySpan<byte> body, bool traces)
+    {
         Interlocked.Add(ref _bytes, body.Length);
         // A burst only counts, without allocating: the collector shares the silos' process and cores.
         if (traces)
@@ -84,10 +120,6 @@ public sealed class OtlpSink : IAsyncDisposable
                 OtlpDecoder.Metrics(body).ForEach(_metrics.Enqueue);
             }
         }
-
-        // An empty Export*ServiceResponse: everything accepted.
-        context.Response.ContentType = "application/x-protobuf";
-        context.Response.StatusCode = StatusCodes.Status200OK;
     }
 
     public async ValueTask DisposeAsync()

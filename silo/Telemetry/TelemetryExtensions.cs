@@ -19,9 +19,9 @@ public static class TelemetryExtensions
 
     /// <summary>
     /// OpenTelemetry for a silo host, from <c>VNodeMesh:Telemetry</c> (validated at start-up): VNodeMesh's meter and
-    /// spans, Orleans' meter and activity sources (with activity propagation through grain calls), ASP.NET Core and
-    /// HttpClient; metrics to the Prometheus scrape endpoint (<see cref="MapVNodeMeshTelemetry"/>) and OTLP, traces to OTLP.
-    /// Nothing is collected that nothing exports: without an OTLP endpoint no span is made.
+    /// spans, Orleans' meter, ASP.NET Core and HttpClient, and with <c>Traces:Orleans</c> Orleans' activity sources with
+    /// activity propagation through grain calls; metrics to the Prometheus scrape endpoint (<see cref="MapVNodeMeshTelemetry"/>)
+    /// and OTLP, traces to OTLP. Nothing is collected that nothing exports: without an OTLP endpoint no span is made.
     /// </summary>
     public static IHostApplicationBuilder AddVNodeMeshTelemetry(this IHostApplicationBuilder builder)
     {

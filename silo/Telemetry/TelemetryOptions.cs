@@ -25,8 +25,8 @@ public sealed class TelemetryOptions : IValidatableObject
     /// <summary>Whether any metrics are exported: to the scrape endpoint, or over OTLP.</summary>
     public bool MetricsEnabled => Prometheus.Enabled || Otlp.IsEnabled;
 
-    /// <summary>Spans are only made when something exports them: OTLP is the only trace exporter.</summary>
-    public bool TracesEnabled => Traces.Enabled && Otlp.IsEnabled;
+    /// <summary>Spans are only made when something exports them (OTLP is the only trace exporter) and some are kept.</summary>
+    public bool TracesEnabled => Traces.Enabled && Traces.SamplingRatio > 0 && Otlp.IsEnabled;
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
@@ -114,8 +114,11 @@ public sealed class TracesTelemetryOptions
     /// <summary>Make spans (VNodeMesh's pod lifecycle, Orleans' grain calls, HTTP) when OTLP is on.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The share of traces kept, decided at each trace's root: a pod's whole lifecycle trace is kept or not.</summary>
-    public double SamplingRatio { get; set; } = 1.0;
+    /// <summary>
+    /// The share of traces kept, decided at each trace's root: a pod's whole lifecycle trace is kept or not. A tenth by
+    /// default: a burst of 50,000 pods still leaves 5,000 whole lifecycles to look at, at a fraction of the cost.
+    /// </summary>
+    public double SamplingRatio { get; set; } = 0.1;
 
     /// <summary>
     /// Also trace Orleans: its grain calls (with the trace context carried across silos), activations and storage.
@@ -127,8 +130,11 @@ public sealed class TracesTelemetryOptions
 
 public sealed class MetricsTelemetryOptions
 {
-    /// <summary>Also collect Orleans' own meter (<c>Microsoft.Orleans</c>: grain calls, activations, messaging).</summary>
-    public bool Orleans { get; set; } = true;
+    /// <summary>
+    /// Also collect Orleans' own meter (<c>Microsoft.Orleans</c>: grain calls, activations, messaging, storage). Off by
+    /// default: collecting it makes Orleans measure every message and storage operation.
+    /// </summary>
+    public bool Orleans { get; set; }
 
     /// <summary>Also collect the .NET runtime's, ASP.NET Core's and HttpClient's built-in meters.</summary>
     public bool Runtime { get; set; } = true;

@@ -33,7 +33,10 @@ public sealed class TelemetryHostingTests
         using var response = await silo.Http.GetAsync("/metrics");
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Contains("# TYPE vnodemesh_pods gauge", await response.Content.ReadAsStringAsync());
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("# TYPE vnodemesh_pods gauge", text);
+        Assert.Contains("dotnet_gc_collections_total", text); // the runtime's meter
+        Assert.DoesNotContain("orleans_", text); // Orleans' meter only when asked for
     }
 
     [Fact]

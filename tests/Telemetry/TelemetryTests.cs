@@ -27,7 +27,9 @@ public sealed class TelemetrySiloFixture : IAsyncLifetime
             ["VNodeMesh:Telemetry:Otlp:Endpoint"] = Collector.Endpoint.ToString(),
             ["VNodeMesh:Telemetry:Otlp:Protocol"] = "http/protobuf",
             ["VNodeMesh:Telemetry:Otlp:MetricExportInterval"] = "00:00:00.500",
+            ["VNodeMesh:Telemetry:Traces:SamplingRatio"] = "1",
             ["VNodeMesh:Telemetry:Traces:Orleans"] = "true",
+            ["VNodeMesh:Telemetry:Metrics:Orleans"] = "true",
         });
 
         var running = Enumerable.Range(0, RunningPods).Select(i => TestPods.Create($"telemetry-{i}")).ToList();
@@ -159,6 +161,7 @@ public sealed class TelemetryTests(TelemetrySiloFixture fixture) : IClassFixture
         Assert.Contains(metrics, m => m.Name == "vnodemesh.provider.calls" && m.Kind == "sum" && m.Unit == "{call}");
         Assert.Contains(metrics, m => m.Name == "vnodemesh.pod.backoff.delay" && m.Kind == "histogram");
         Assert.All(metrics.Where(m => m.Name.StartsWith("vnodemesh.", StringComparison.Ordinal)), m => Assert.Equal("VNodeMesh", m.Scope));
+        Assert.Contains(metrics, m => m.Scope == "Microsoft.Orleans"); // asked for with Metrics:Orleans
     }
 
     private const string PodUid = "k8s.pod.uid";

@@ -287,10 +287,14 @@ public static class DashboardPages
         }
 
         body.Append("</svg><ul class=\"legend\">");
+        var final = spans[^1] is { Open: false } last ? last : null;
         foreach (var span in spans.GroupBy(s => s.Stage).Where(g => g.Any(s => !s.Unknown)))
         {
-            var time = span.Where(s => !s.Unknown).Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
-            body.Append($"<li class=\"{StageClass(span.Key)}\">{StageLabel(span.Key)} {Duration(time)}{(span.Any(s => s.Open) ? " so far" : "")}</li>");
+            var timed = span.Where(s => !s.Unknown && s != final).ToList();
+            var time = timed.Aggregate(TimeSpan.Zero, (sum, s) => sum + s.Duration);
+            // The stage a pod ended in has no duration: it is where the trace stops.
+            var text = timed.Count == 0 ? "(the end)" : Duration(time) + (span.Any(s => s.Open) ? " so far" : "");
+            body.Append($"<li class=\"{StageClass(span.Key)}\">{StageLabel(span.Key)} {text}</li>");
         }
 
         body.Append("</ul>");
