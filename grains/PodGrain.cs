@@ -28,6 +28,8 @@ public sealed partial class PodGrain(
     private IGrainTimer? _timer;
     private bool _watchdog;
     private IGrainReminder? _watchdogReminder;
+    // Provider calls whose outcome this activation has not applied yet.
+    private int _callsInFlight;
     // The manifest as a pod, kept from admission until its instance is created so it is parsed once.
     private k8s.Models.V1Pod? _pod;
     // What the pod's API status was last asked to show by this activation.
@@ -87,11 +89,16 @@ public sealed partial class PodGrain(
 
     public Task OnProviderOutcome(PodEvent outcome) => ApplyAsync(outcome);
 
-    public Task Resync()
+    public async Task Resync()
     {
         if (state.State.Node is not { } node)
         {
-            return Task.CompletedTask;
+            return;
+        }
+
+        if (Stalled)
+        {
+            await ApplyAsync(new Reactivated());
         }
 
         stageReporter.Report(node, new(this.GetPrimaryKey(), Lifecycle.Stage, Lifecycle.Stage));
@@ -108,8 +115,6 @@ public sealed partial class PodGrain(
                 }
             }).Ignore(); // a failure is retried at the node's next resync
         }
-
-        return Task.CompletedTask;
     }
 
     public Task<PodSnapshot> GetSnapshot() => Task.FromResult(state.State.ToSnapshot(this.GetPrimaryKey()));
@@ -122,12 +127,19 @@ public sealed partial class PodGrain(
         }
 
         _watchdog = true;
-        await ApplyAsync(new TimerElapsed());
+        await ApplyAsync(Stalled ? new Reactivated() : new TimerElapsed());
         if (!PodStateMachine.NeedsWatchdog(Lifecycle))
         {
             await SetWatchdogAsync(false); // a leftover of a crash between persisting and unregistering
         }
     }
+
+    /// <summary>
+    /// Waiting for a provider call's outcome with no call in flight: the outcome was lost (its delivery
+    /// timed out). The pod is re-driven as after a reactivation, looking for an instance before creating one.
+    /// </summary>
+    private bool Stalled => Volatile.Read(ref _callsInFlight) == 0 && Lifecycle.RetryAt is null
+        && (Lifecycle.Releasing || Lifecycle.Stage is PodStage.Creating or PodStage.Recovering or PodStage.Deleting);
 
     private void Remember(string node, PodManifest pod, bool keepManifest)
     {
@@ -151,51 +163,63 @@ public sealed partial class PodGrain(
             return false;
         }
 
-        using var activity = PodTracing.StartStep(state.State, before, e);
-        if (activity is not null)
+        try
         {
-            PodTracing.Describe(activity, this.GetPrimaryKey(), state.State, before, after, EventName(e), result.ErrorCode);
+            using var activity = PodTracing.StartStep(state.State, before, e);
+            if (activity is not null)
+            {
+                PodTracing.Describe(activity, this.GetPrimaryKey(), state.State, before, after, EventName(e), result.ErrorCode);
+            }
+
+            state.State.Lifecycle = after;
+            state.State.Instance = instance;
+            if (after.InstanceId is not null)
+            {
+                state.State.Manifest = null;
+                _pod = null;
+            }
+
+            if (after.Stage != before.Stage || after.Releasing != before.Releasing || result.ErrorCode is not null)
+            {
+                Record(before, after, e, result.ErrorCode, context.Now);
+            }
+
+            // Persist first: an effect is never reported done for a transition that could be lost.
+            await state.WriteStateAsync();
+
+            PodMetrics.Transitioned(before, after, context.Now, result.ErrorCode);
+            if (before.RunningAt is null && after.RunningAt is { } running && after.AcceptedAt is { } accepted)
+            {
+                PodTracing.RecordStartup(this.GetPrimaryKey(), state.State, accepted, running);
+            }
+
+            if (after.Stage != before.Stage && state.State.Node is { } node)
+            {
+                stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));
+            }
+
+            Mirror(before, after, e, context.Now);
+            await SetWatchdogAsync(PodStateMachine.NeedsWatchdog(after));
+            foreach (var effect in result.Effects)
+            {
+                await RunAsync(effect);
+            }
+
+            // A pod with nothing left to do needs no activation: its state is stored, and the next
+            // status change or deletion activates it again. This keeps 50,000 running pods cheap.
+            if (!_watchdog && after.Stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed)
+            {
+                DeactivateOnIdle();
+            }
         }
-
-        state.State.Lifecycle = after;
-        state.State.Instance = instance;
-        if (after.InstanceId is not null)
+        catch (Exception ex)
         {
-            state.State.Manifest = null;
-            _pod = null;
-        }
-
-        if (after.Stage != before.Stage || after.Releasing != before.Releasing || result.ErrorCode is not null)
-        {
-            Record(before, after, e, result.ErrorCode, context.Now);
-        }
-
-        // Persist first: an effect is never reported done for a transition that could be lost.
-        await state.WriteStateAsync();
-
-        PodMetrics.Transitioned(before, after, context.Now, result.ErrorCode);
-        if (before.RunningAt is null && after.RunningAt is { } running && after.AcceptedAt is { } accepted)
-        {
-            PodTracing.RecordStartup(this.GetPrimaryKey(), state.State, accepted, running);
-        }
-
-        if (after.Stage != before.Stage && state.State.Node is { } node)
-        {
-            stageReporter.Report(node, new(this.GetPrimaryKey(), before.Stage, after.Stage));
-        }
-
-        Mirror(before, after, e, context.Now);
-        await SetWatchdogAsync(PodStateMachine.NeedsWatchdog(after));
-        foreach (var effect in result.Effects)
-        {
-            await RunAsync(effect);
-        }
-
-        // A pod with nothing left to do needs no activation: its state is stored, and the next
-        // status change or deletion activates it again. This keeps 50,000 running pods cheap.
-        if (!_watchdog && after.Stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed)
-        {
+            // This activation's state may now differ from what is stored (a write failed: the store
+            // is down), and the effects after the failure never ran. The next call activates the pod
+            // afresh from storage, and the reactivation re-drives whatever was in flight.
+            LogTransitionFailed(ex, this.GetPrimaryKey(), before.Stage, EventName(e));
             DeactivateOnIdle();
+            throw;
         }
 
         return true;
@@ -352,6 +376,7 @@ public sealed partial class PodGrain(
         var self = this.AsReference<IPodGrain>();
         var podUid = this.GetPrimaryKey();
         var stopping = silo.ApplicationStopping;
+        Interlocked.Increment(ref _callsInFlight);
         Task.Run(async () =>
         {
             PodEvent outcome;
@@ -373,18 +398,25 @@ public sealed partial class PodGrain(
                 outcome = failed(new ProviderError(ProviderErrorKind.Transient, "InternalError", ex.Message));
             }
 
-            for (var attempt = 1; !stopping.IsCancellationRequested; attempt++)
+            try
             {
-                try
+                for (var attempt = 1; !stopping.IsCancellationRequested; attempt++)
                 {
-                    await self.OnProviderOutcome(outcome);
-                    return;
+                    try
+                    {
+                        await self.OnProviderOutcome(outcome);
+                        return;
+                    }
+                    catch (Exception ex) when (attempt < OutcomeDeliveryAttempts && !stopping.IsCancellationRequested)
+                    {
+                        LogOutcomeRedelivered(ex, podUid, attempt);
+                        await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), CancellationToken.None);
+                    }
                 }
-                catch (Exception ex) when (attempt < OutcomeDeliveryAttempts && !stopping.IsCancellationRequested)
-                {
-                    LogOutcomeRedelivered(ex, podUid, attempt);
-                    await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), CancellationToken.None);
-                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _callsInFlight); // once applied, or lost: then the pod is Stalled
             }
         }, CancellationToken.None).Ignore();
     }
@@ -444,6 +476,9 @@ public sealed partial class PodGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: the outcome of a provider call could not be delivered (attempt {Attempt}); sending it again")]
     private partial void LogOutcomeRedelivered(Exception exception, Guid podUid, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: the step from {Stage} on {Event} failed; the pod is activated again from its stored state")]
+    private partial void LogTransitionFailed(Exception exception, Guid podUid, PodStage stage, string @event);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pod {PodUid}: provider call failed unexpectedly")]
     private partial void LogProviderCallFailed(Exception exception, Guid podUid);

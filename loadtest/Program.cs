@@ -29,11 +29,12 @@ var writeConcurrency = new Option<int>("--write-concurrency") { Description = "W
 var telemetry = new Option<string>("--telemetry") { Description = "on: the silos run OpenTelemetry (OTLP export of spans and metrics to a local collector, a Prometheus scrape every 5 s); off: none.", DefaultValueFactory = _ => "off" };
 var traceSampling = new Option<double?>("--trace-sampling") { Description = "With --telemetry on: the silos' trace sampling ratio (default: the silo's, VNodeMesh:Telemetry:Traces:SamplingRatio)." };
 var traceOrleans = new Option<bool>("--trace-orleans") { Description = "With --telemetry on: trace Orleans too, with activity propagation through grain calls (VNodeMesh:Telemetry:Traces:Orleans)." };
+var dashboard = new Option<string>("--dashboard") { Description = "on: the silos serve the dashboard (Orleans' own included), which the tool views every second as people watching the burst would; off: none.", DefaultValueFactory = _ => "off" };
 var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kubernetes: skip the plain-client baseline." };
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
 {
-    pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt, telemetry, traceSampling, traceOrleans,
+    pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt, telemetry, traceSampling, traceOrleans, dashboard,
     kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
     profile, redis, restartRedisAt, apiFaults, runDir,
 };
@@ -68,6 +69,12 @@ burst.SetAction(async (parse, cancellationToken) =>
             },
             TraceSamplingRatio = parse.GetValue(traceSampling) is { } ratio ? Rate(ratio, "--trace-sampling") : null,
             TraceOrleans = parse.GetValue(traceOrleans),
+            Dashboard = parse.GetValue(dashboard) switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new FormatException($"--dashboard '{other}' is neither 'on' nor 'off'"),
+            },
             Kubernetes = parse.GetValue(kubernetes),
             Kubeconfig = parse.GetValue(kubeconfig),
             UseScheduler = parse.GetValue(scheduler),
@@ -86,6 +93,11 @@ burst.SetAction(async (parse, cancellationToken) =>
         if (!settings.Telemetry && new Option[] { traceSampling, traceOrleans }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } tracing)
         {
             throw new FormatException($"{tracing.Name} needs --telemetry on");
+        }
+
+        if (settings.Kubernetes && settings.Dashboard)
+        {
+            throw new FormatException("--dashboard on is for the embedded burst, not --kubernetes");
         }
 
         if (!settings.Kubernetes && kubernetesOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } given)

@@ -94,6 +94,8 @@ public sealed record BurstReport
     public Cluster.ApiFaultsReport? ApiFaults { get; init; }
     /// <summary>Whether the silos ran with OpenTelemetry (<c>--telemetry on</c>), and what it scraped and exported.</summary>
     public TelemetryReport Telemetry { get; init; } = new();
+    /// <summary>Whether the silos served the dashboard (<c>--dashboard on</c>), and what the tool fetched viewing it.</summary>
+    public DashboardReport Dashboard { get; init; } = new();
     public IReadOnlyDictionary<string, int> PodsByStage { get; init; } = new Dictionary<string, int>();
     public IReadOnlyList<StepReport> Steps { get; init; } = [];
 

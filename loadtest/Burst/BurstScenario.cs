@@ -20,14 +20,18 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
 
         var started = Stopwatch.StartNew();
         await using var telemetry = await BurstTelemetry.StartAsync(settings);
+        await using var dashboard = BurstDashboard.Start(settings);
         var siloSettings = new Dictionary<string, string?>
         {
             ["VNodeMesh:Nodes:Items:0:Name"] = settings.Node,
             ["VNodeMesh:Pods:WatchdogPeriod"] = "00:00:10",
         };
-        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, telemetry?.SiloSettings(siloSettings) ?? siloSettings,
-            telemetry: telemetry is not null);
+        siloSettings = telemetry?.SiloSettings(siloSettings) ?? siloSettings;
+        siloSettings = dashboard?.SiloSettings(siloSettings) ?? siloSettings;
+        await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, siloSettings,
+            telemetry: telemetry is not null, dashboard: dashboard is not null);
         telemetry?.StartScraping(cluster.MetricsEndpoints);
+        dashboard?.StartViewing(cluster);
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
         await node.GetSummary();
         steps.Add(new("start-silos", started.Elapsed.TotalSeconds));
@@ -39,7 +43,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         var clock = Stopwatch.StartNew();
         var kills = 0;
 
-        var submit = SubmitAsync(node, runId, cancellationToken);
+        var submit = SubmitAsync(node, runId, dashboard, cancellationToken);
         VirtualNodeSummary summary;
         var lastPrint = TimeSpan.Zero;
         var submittedAt = TimeSpan.Zero;
@@ -82,11 +86,12 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         return Report(summary, cloud.Simulator.Statistics, metrics, wall, peakWorkingSet, managedPerPod, kills, steps) with
         {
             Telemetry = telemetry?.Report() ?? new TelemetryReport(),
+            Dashboard = dashboard?.Report() ?? new DashboardReport(),
             Cpu = cpuUsed,
         };
     }
 
-    private async Task SubmitAsync(IVirtualNodeGrain node, string runId, CancellationToken cancellationToken)
+    private async Task SubmitAsync(IVirtualNodeGrain node, string runId, BurstDashboard? dashboard, CancellationToken cancellationToken)
     {
         // A few batches in flight keep every silo busy without queueing the whole burst at once.
         using var inFlight = new SemaphoreSlim(4);
@@ -102,6 +107,7 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
                 {
                     var pods = Enumerable.Range(first, count).Select(i => BurstPods.Create(i, runId)).ToList();
                     await SubmitWithRetryAsync(node, pods, cancellationToken);
+                    dashboard?.Submitted(pods[^1]);
                 }
                 finally
                 {

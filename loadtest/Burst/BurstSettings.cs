@@ -35,6 +35,12 @@ public sealed record BurstSettings
     /// <summary>With <see cref="Telemetry"/>: trace Orleans too (<c>VNodeMesh:Telemetry:Traces:Orleans</c>).</summary>
     public bool TraceOrleans { get; init; }
 
+    /// <summary>
+    /// Run the silos with the dashboard as a silo process does (Orleans' own dashboard and its grain-call profiler included),
+    /// and view it from the tool every second while the burst runs.
+    /// </summary>
+    public bool Dashboard { get; init; }
+
     /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
     public bool Kubernetes { get; init; }
 

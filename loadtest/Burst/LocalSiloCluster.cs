@@ -12,6 +12,7 @@ using VNodeMesh.Contracts.Provider;
 using VNodeMesh.Silo.Hosting;
 using VNodeMesh.Silo.Local;
 using VNodeMesh.Silo.Telemetry;
+using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.LoadTest.Burst;
 
@@ -22,10 +23,12 @@ namespace VNodeMesh.LoadTest.Burst;
 public sealed class LocalSiloCluster : IAsyncDisposable
 {
     private readonly List<IHost?> _silos;
+    private readonly List<Uri> _addresses;
 
-    private LocalSiloCluster(List<IHost?> silos, LocalStore store)
+    private LocalSiloCluster(List<IHost?> silos, List<Uri> addresses, LocalStore store)
     {
         _silos = silos;
+        _addresses = addresses;
         Store = store;
     }
 
@@ -37,21 +40,29 @@ public sealed class LocalSiloCluster : IAsyncDisposable
     /// <summary>Each silo's Prometheus scrape endpoint, when the silos run with telemetry.</summary>
     public IReadOnlyList<Uri> MetricsEndpoints { get; private init; } = [];
 
+    /// <summary>The HTTP address of every silo still running, when the silos serve HTTP (telemetry or the dashboard).</summary>
+    public IReadOnlyList<Uri> HttpAddresses => [.. _addresses.Where((_, i) => _silos[i] is not null)];
+
     /// <param name="kubernetes">Whether the silos get the Kubernetes bridge (<c>UseKubernetes</c>); its settings come from <paramref name="settings"/>.</param>
     /// <param name="telemetry">
     /// Whether the silos run with OpenTelemetry (<c>AddVNodeMeshTelemetry</c>, from the <c>VNodeMesh:Telemetry</c> settings) and
     /// serve HTTP on 127.0.0.1 as a silo process does, for the Prometheus scrape endpoint.
     /// </param>
+    /// <param name="dashboard">
+    /// Whether the silos serve the dashboard as a silo process does (<c>AddVNodeMeshDashboard</c>, from the <c>VNodeMesh:Dashboard</c>
+    /// settings, Orleans' own dashboard included unless they turn it off), over HTTP on 127.0.0.1 like telemetry.
+    /// </param>
     public static async Task<LocalSiloCluster> StartAsync(int count, IInstanceProvider provider, IReadOnlyDictionary<string, string?> settings,
-        bool kubernetes = false, bool telemetry = false)
+        bool kubernetes = false, bool telemetry = false, bool dashboard = false)
     {
         var store = new LocalStore();
         var ports = FreePorts(count * 2);
         var silos = new List<IHost?>();
+        var addresses = new List<Uri>();
         var metrics = new List<Uri>();
         for (var i = 0; i < count; i++)
         {
-            IHostApplicationBuilder builder = telemetry
+            IHostApplicationBuilder builder = telemetry || dashboard
                 ? WebApplication.CreateEmptyBuilder(new WebApplicationOptions())
                 : Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Configuration.AddInMemoryCollection(settings);
@@ -71,18 +82,41 @@ public sealed class LocalSiloCluster : IAsyncDisposable
                 {
                     silo.UseKubernetes(builder.Configuration);
                 }
+
+                if (dashboard)
+                {
+                    silo.AddVNodeMeshDashboard(builder.Configuration);
+                }
             });
             if (builder is WebApplicationBuilder web)
             {
                 web.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
                 web.Services.AddRouting();
-                web.AddVNodeMeshTelemetry();
+                if (telemetry)
+                {
+                    web.AddVNodeMeshTelemetry();
+                }
+
                 var app = web.Build();
-                app.MapVNodeMeshTelemetry();
+                if (telemetry)
+                {
+                    app.MapVNodeMeshTelemetry();
+                }
+
+                if (dashboard)
+                {
+                    app.MapVNodeMeshDashboard();
+                }
+
                 await app.StartAsync();
                 silos.Add(app);
-                var path = app.Configuration[$"{TelemetryOptions.Section}:Prometheus:Path"] ?? "/metrics";
-                metrics.Add(new Uri(new Uri(app.Urls.First()), path));
+                var address = new Uri(app.Urls.First());
+                addresses.Add(address);
+                if (telemetry)
+                {
+                    var path = app.Configuration[$"{TelemetryOptions.Section}:Prometheus:Path"] ?? "/metrics";
+                    metrics.Add(new Uri(address, path));
+                }
             }
             else
             {
@@ -92,7 +126,7 @@ public sealed class LocalSiloCluster : IAsyncDisposable
             }
         }
 
-        return new LocalSiloCluster(silos, store) { MetricsEndpoints = metrics };
+        return new LocalSiloCluster(silos, addresses, store) { MetricsEndpoints = metrics };
     }
 
     /// <summary>A service of every running silo (e.g. each silo's Kubernetes status writer).</summary>

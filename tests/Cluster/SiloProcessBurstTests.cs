@@ -63,15 +63,15 @@ public sealed class SiloProcessBurstTests
 
     private static async Task<(BurstReport Report, string Output)> RunAsync(BurstSettings settings)
     {
-        var output = TextWriter.Synchronized(new StringWriter());
+        var text = new StringWriter();
         var console = AnsiConsole.Create(new AnsiConsoleSettings
         {
-            Out = new AnsiConsoleOutput(output),
+            Out = new AnsiConsoleOutput(TextWriter.Synchronized(text)),
             ColorSystem = ColorSystemSupport.NoColors,
             Interactive = InteractionSupport.No,
         });
         var report = await new KubernetesBurstScenario(settings, console).RunAsync();
-        return (report, output.ToString()!);
+        return (report, text.ToString());
     }
 
     /// <summary>The report and the end of the tool's output, for a failed assertion.</summary>

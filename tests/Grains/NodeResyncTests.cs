@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using VNodeMesh.Tests.Infrastructure;
 
 namespace VNodeMesh.Tests.Grains;
@@ -50,6 +51,27 @@ public sealed class NodeResyncTests
         await WaitForNodeAsync(cluster, s => s.PodsByStage.GetValueOrDefault(PodStage.Running) == 4);
     }
 
+    [Fact]
+    public async Task A_pod_whose_failed_create_was_never_heard_of_creates_again()
+    {
+        // These pods' first create fails, and every delivery of that outcome fails too, as calls that
+        // time out on a loaded silo do: no instance exists, so no status will ever come either.
+        var lost = new OutcomesLost();
+        await using var cluster = await VNodeMeshTestCluster.StartAsync(configureSilo: silo => silo.AddIncomingGrainCallFilter(lost),
+            wrapProvider: provider => new FirstCreateFails(provider, lost));
+        var pods = Enumerable.Range(0, 4).Select(i => TestPods.Create($"outcome-{i}")).ToList();
+        foreach (var pod in pods.Take(2))
+        {
+            lost.Mute(pod.Uid());
+        }
+
+        await cluster.SubmitAsync(pods);
+
+        var snapshots = await cluster.WaitForAsync(pods.Select(p => p.Uid()), s => s.Stage == PodStage.Running, Timeout);
+        Assert.All(snapshots, s => Assert.Equal(1, cluster.Cloud.InstancesCreatedForPod(s.Uid.ToString())));
+        Assert.Equal(2 * OutcomesLost.Deliveries, lost.Dropped);
+    }
+
     private static async Task<VirtualNodeSummary> WaitForNodeAsync(VNodeMeshTestCluster cluster, Func<VirtualNodeSummary, bool> done)
     {
         var deadline = DateTime.UtcNow + Timeout;
@@ -67,32 +89,47 @@ public sealed class NodeResyncTests
     }
 
     /// <summary>Drops the given pods' instances from "changed since" answers; everything else goes through.</summary>
-    private sealed class StatusesLost(IInstanceProvider inner, IReadOnlySet<string> podUids) : IInstanceProvider
+    private sealed class StatusesLost(IInstanceProvider inner, IReadOnlySet<string> podUids) : DelegatingInstanceProvider(inner)
     {
-        public string Name => inner.Name;
-
-        public async Task<ContainerGroupPage> DescribeChangedContainerGroupStatusAsync(ChangedSinceQuery query, CancellationToken cancellationToken = default)
+        public override async Task<ContainerGroupPage> DescribeChangedContainerGroupStatusAsync(ChangedSinceQuery query, CancellationToken cancellationToken = default)
         {
-            var page = await inner.DescribeChangedContainerGroupStatusAsync(query, cancellationToken);
+            var page = await base.DescribeChangedContainerGroupStatusAsync(query, cancellationToken);
             return page with { Items = [.. page.Items.Where(i => i.PodUid is not { } uid || !podUids.Contains(uid))] };
         }
+    }
 
-        public Task<CreateContainerGroupResult> CreateContainerGroupAsync(CreateContainerGroupRequest request, CancellationToken cancellationToken = default) =>
-            inner.CreateContainerGroupAsync(request, cancellationToken);
+    /// <summary>Fails every delivery of a muted pod's first provider outcome (a pod grain makes ten attempts).</summary>
+    private sealed class OutcomesLost : IIncomingGrainCallFilter
+    {
+        public const int Deliveries = 10;
+        private readonly ConcurrentDictionary<Guid, int> _dropped = new();
 
-        public Task DeleteContainerGroupAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-            inner.DeleteContainerGroupAsync(containerGroupId, cancellationToken);
+        public int Dropped => _dropped.Values.Sum();
 
-        public Task<IReadOnlyList<ContainerGroup>> DescribeContainerGroupStatusAsync(IReadOnlyList<string> containerGroupIds, CancellationToken cancellationToken = default) =>
-            inner.DescribeContainerGroupStatusAsync(containerGroupIds, cancellationToken);
+        public void Mute(Guid podUid) => _dropped[podUid] = 0;
 
-        public Task<ContainerGroupPage> DescribeContainerGroupsAsync(DescribeContainerGroupsQuery query, CancellationToken cancellationToken = default) =>
-            inner.DescribeContainerGroupsAsync(query, cancellationToken);
+        public bool IsMuted(string? podUid) => Guid.TryParse(podUid, out var uid) && _dropped.ContainsKey(uid);
 
-        public Task<IReadOnlyList<ContainerGroupEvent>> DescribeContainerGroupEventsAsync(string containerGroupId, CancellationToken cancellationToken = default) =>
-            inner.DescribeContainerGroupEventsAsync(containerGroupId, cancellationToken);
+        public Task Invoke(IIncomingGrainCallContext context)
+        {
+            if (context.MethodName == nameof(IPodGrain.OnProviderOutcome) && context.TargetId.GetGuidKey() is var uid
+                && _dropped.TryGetValue(uid, out var dropped) && dropped < Deliveries)
+            {
+                _dropped[uid] = dropped + 1;
+                throw new TimeoutException($"the outcome for pod {uid} was lost");
+            }
 
-        public Task<string> DescribeContainerLogAsync(string containerGroupId, string containerName, int? tailLines = null, CancellationToken cancellationToken = default) =>
-            inner.DescribeContainerLogAsync(containerGroupId, containerName, tailLines, cancellationToken);
+            return context.Invoke();
+        }
+    }
+
+    private sealed class FirstCreateFails(IInstanceProvider inner, OutcomesLost lost) : DelegatingInstanceProvider(inner)
+    {
+        private readonly ConcurrentDictionary<string, bool> _failed = new();
+
+        public override Task<CreateContainerGroupResult> CreateContainerGroupAsync(CreateContainerGroupRequest request, CancellationToken cancellationToken = default) =>
+            lost.IsMuted(request.ClientToken) && _failed.TryAdd(request.ClientToken, true)
+                ? throw new TransientProviderException("ServiceUnavailable", "the first create of a muted pod fails")
+                : base.CreateContainerGroupAsync(request, cancellationToken);
     }
 }

@@ -34,6 +34,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
     public IVirtualNodeGrain VirtualNode => Grains.GetGrain<IVirtualNodeGrain>(Node);
 
     /// <param name="wrapProvider">Puts something between the silos and the cloud (lost answers, say).</param>
+    /// <param name="configureSilo">Anything more a test's silos need (a store that fails, a call filter).</param>
     /// <param name="providerFromSettings">The silos build their provider from <paramref name="settings"/> (the ECI provider, say) instead of sharing one over <paramref name="cloud"/>.</param>
     public static async Task<VNodeMeshTestCluster> StartAsync(
         SimulatorOptions? cloudOptions = null,
@@ -42,7 +43,8 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
         short silos = 2,
         SimulatedCloud? cloud = null,
         bool providerFromSettings = false,
-        Func<IInstanceProvider, IInstanceProvider>? wrapProvider = null)
+        Func<IInstanceProvider, IInstanceProvider>? wrapProvider = null,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         var time = new ShiftedTimeProvider();
         cloudOptions ??= SimulatorOptions.ZeroLatency();
@@ -76,6 +78,7 @@ public sealed class VNodeMeshTestCluster : IAsyncDisposable
 
             silo.Services.AddSingleton<TimeProvider>(time);
             silo.UseLocalStore().AddVNodeMesh(configuration).UseKubernetes(configuration);
+            configureSilo?.Invoke(silo);
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

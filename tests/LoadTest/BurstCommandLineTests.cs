@@ -1,11 +1,20 @@
-using System.Diagnostics;
+using VNodeMesh.Tests.Helm;
 
 namespace VNodeMesh.Tests.LoadTest;
 
-/// <summary>The burst command refuses options that cannot work together, before it starts anything, naming them.</summary>
+/// <summary>The burst tool's command line, run as people run it: options that cannot work stop it before anything starts, named.</summary>
 public sealed class BurstCommandLineTests
 {
+    /// <summary>The tool as built next to the tests (the test project references it).</summary>
+    private static readonly string Tool = Path.Combine(AppContext.BaseDirectory, "VNodeMesh.LoadTest.dll");
+
+    /// <summary>The host running these tests when it is <c>dotnet</c>, else the one on PATH.</summary>
+    private static string Dotnet => Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+
     [Theory]
+    [InlineData("--dashboard maybe", "--dashboard 'maybe' is neither 'on' nor 'off'")]
+    [InlineData("--telemetry maybe", "--telemetry 'maybe' is neither 'on' nor 'off'")]
+    [InlineData("--kubernetes --dashboard on", "--dashboard on")]
     [InlineData("--profile cluster", "--profile cluster needs --kubernetes")]
     [InlineData("--profile moon", "--profile 'moon' is neither 'local' nor 'cluster'")]
     [InlineData("--kubernetes --profile cluster --silos 1 --kill-silo-at 0.5", "--kill-silo-at needs --silos 2 or more")]
@@ -19,25 +28,9 @@ public sealed class BurstCommandLineTests
     [InlineData("--kubernetes --run-dir /tmp/x", "--run-dir needs --profile cluster")]
     public async Task Options_that_cannot_work_are_refused_with_a_message_naming_them(string arguments, string message)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "VNodeMesh.LoadTest.dll"));
-        start.ArgumentList.Add("burst");
-        foreach (var argument in arguments.Split(' '))
-        {
-            start.ArgumentList.Add(argument);
-        }
+        var result = await HelmTools.RunAsync(Dotnet, [Tool, "burst", .. arguments.Split(' ')]);
 
-        using var tool = Process.Start(start)!;
-        var stderr = tool.StandardError.ReadToEndAsync();
-        var stdout = tool.StandardOutput.ReadToEndAsync();
-        await tool.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-
-        Assert.True(tool.ExitCode == 2, $"exit code {tool.ExitCode}; stdout: {await stdout}; stderr: {await stderr}");
-        Assert.Contains(message, await stderr);
+        Assert.True(result.ExitCode == 2, $"exit code {result.ExitCode}; stdout: {result.Stdout}; stderr: {result.Stderr}");
+        Assert.Contains(message, result.Stderr);
     }
 }

@@ -1,0 +1,35 @@
+using Spectre.Console;
+using VNodeMesh.LoadTest.Burst;
+using VNodeMesh.Tests.LoadTest;
+
+namespace VNodeMesh.Tests.Dashboard;
+
+/// <summary>The burst tool with <c>--dashboard on</c>: its silos serve the dashboard behind its token, and it views them.</summary>
+[Collection(nameof(BurstScenarioTests))]
+public sealed class BurstDashboardTests
+{
+    [Fact]
+    public async Task A_burst_with_the_dashboard_on_settles_every_pod_while_the_dashboard_is_viewed_without_a_failure()
+    {
+        var settings = new BurstSettings
+        {
+            Pods = 200,
+            Silos = 2,
+            Quota = BurstSettings.ParseQuota("unlimited"),
+            ZeroLatency = true,
+            Timeout = TimeSpan.FromSeconds(90),
+            Dashboard = true,
+        };
+        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+
+        Assert.Equal(200, report.Running);
+        Assert.Equal(0, report.Lost);
+        Assert.True(report.Dashboard.Enabled);
+        Assert.Equal(1, report.Dashboard.ViewIntervalSeconds);
+        Assert.True(report.Dashboard.Requests > 0);
+        Assert.True(report.Dashboard.Failures == 0, report.Dashboard.FirstFailure);
+        Assert.True(report.Dashboard.Bytes > 0);
+        Assert.False(report.Telemetry.Enabled);
+        Assert.Contains("\"dashboard\": {", report.ToJson());
+    }
+}
