@@ -43,9 +43,8 @@ public sealed partial class PodGrain(
         {
             // Whatever was in flight when the previous activation ended may or may not have happened.
             _watchdog = PodStateMachine.NeedsWatchdog(Lifecycle);
-            // A write lost with the previous activation's silo is made again; if the pod changes
-            // at once, the writer keeps only the newer status.
-            Publish(time.GetUtcNow());
+            // Not published again here: a node that moves re-submits all its pods, and a write lost with
+            // the previous activation's silo is found by the node's check of the API phases (Republish).
             await ApplyAsync(new Reactivated());
         }
     }
@@ -115,6 +114,13 @@ public sealed partial class PodGrain(
                 }
             }).Ignore(); // a failure is retried at the node's next resync
         }
+    }
+
+    public Task Republish()
+    {
+        _published = null;
+        Publish(time.GetUtcNow());
+        return Task.CompletedTask;
     }
 
     public Task<PodSnapshot> GetSnapshot() => Task.FromResult(state.State.ToSnapshot(this.GetPrimaryKey()));

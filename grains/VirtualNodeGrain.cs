@@ -133,6 +133,23 @@ public sealed partial class VirtualNodeGrain(
         return Task.CompletedTask;
     }
 
+    public Task<int> CheckApiPhases(IReadOnlyList<PodApiPhase> pods)
+    {
+        var republished = 0;
+        foreach (var (uid, phase) in pods)
+        {
+            // Only a pod that got further than the API shows: Pending stages look Pending there anyway.
+            if (_pods.TryGetValue(uid, out var entry) && entry.Stage is PodStage.Running or PodStage.Succeeded or PodStage.Failed
+                && entry.Stage.ToPodPhase() != phase)
+            {
+                GrainFactory.GetGrain<IPodGrain>(uid).Republish().Ignore();
+                republished++;
+            }
+        }
+
+        return Task.FromResult(republished);
+    }
+
     public Task<VirtualNodeSummary> GetSummary()
     {
         var byStage = new Dictionary<PodStage, int>();

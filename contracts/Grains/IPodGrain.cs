@@ -24,6 +24,10 @@ public interface IPodGrain : IGrainWithGuidKey
     [OneWay]
     Task Resync();
 
+    /// <summary>The API server shows the pod other than its stage (a status write was lost with a silo): the status is written again.</summary>
+    [OneWay]
+    Task Republish();
+
     /// <summary>
     /// The outcome of a provider call the grain started, delivered as a message so it is applied in
     /// turn; acknowledged, so that an outcome that could not be delivered is sent again.

@@ -11,6 +11,12 @@ public interface IVirtualNodeGrain : IGrainWithStringKey
     /// <summary>Stage changes reported by pod grains, so the node can account for them; acknowledged, so that a lost batch is sent again.</summary>
     Task OnPodStagesChanged(IReadOnlyList<PodStageChange> changes);
 
+    /// <summary>
+    /// Pods' phases as the API server has shown them for a while: each pod whose stage has a different
+    /// phase is asked to <see cref="IPodGrain.Republish"/> its status. Returns how many were.
+    /// </summary>
+    Task<int> CheckApiPhases(IReadOnlyList<PodApiPhase> pods);
+
     [AlwaysInterleave]
     Task<VirtualNodeSummary> GetSummary();
 

@@ -34,6 +34,10 @@ public sealed record PodSnapshot(
     [property: Id(12)] IReadOnlyList<PodTransition> History,
     [property: Id(13)] int DroppedTransitions = 0);
 
+/// <summary>A pod's phase as the API server shows it.</summary>
+[GenerateSerializer, Immutable, Alias("VNodeMesh.PodApiPhase")]
+public readonly record struct PodApiPhase([property: Id(0)] Guid Uid, [property: Id(1)] PodPhase Phase);
+
 /// <summary>A pod grain tells its virtual node that the pod moved between stages.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodStageChange")]
 public readonly record struct PodStageChange(

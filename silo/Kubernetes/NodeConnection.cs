@@ -15,6 +15,9 @@ namespace VNodeMesh.Silo.Kubernetes;
 public sealed partial class NodeConnection : IAsyncDisposable
 {
     private const int BatchSize = 500;
+    // Running pods are looked at one share per resync interval: each every ten intervals.
+    private const int RunningPhaseRounds = 10;
+    private const int PhaseBatchSize = 5_000;
 
     private readonly VirtualNodeDefinition _definition;
     private readonly IVirtualNodeGrain _grain;
@@ -24,6 +27,7 @@ public sealed partial class NodeConnection : IAsyncDisposable
     private readonly IGrainFactory _grains;
     private readonly string _cluster;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _resyncInterval;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly PodWatch _watch;
@@ -45,12 +49,13 @@ public sealed partial class NodeConnection : IAsyncDisposable
     {
         (_definition, _grain, _kubernetes, _watchClient, _provider, _grains, _cluster, _time, _logger) =
             (definition, grain, kubernetes, watchClient, provider, grains, cluster, time, logger);
+        _resyncInterval = nodeOptions.ResyncInterval;
         _registration = new NodeRegistration(definition, kubernetes, options, nodeOptions, time, logger);
         _watch = new PodWatch(definition.Name, watchClient, options, time, logger) { Listed = OnListedAsync };
         var stopping = _stop.Token;
         // Off the grain's scheduler: these loops live as long as the connection, not a grain turn.
         _running = Task.Run(() => Task.WhenAll(
-            _registration.RunAsync(stopping), _watch.RunAsync(stopping), DispatchAsync(stopping)), CancellationToken.None);
+            _registration.RunAsync(stopping), _watch.RunAsync(stopping), DispatchAsync(stopping), CheckPhasesAsync(stopping)), CancellationToken.None);
     }
 
     private string Node => _definition.Name;
@@ -127,6 +132,36 @@ public sealed partial class NodeConnection : IAsyncDisposable
             {
                 LogDispatchFailed(ex, Node, attempt);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5_000, 100 * Math.Pow(2, Math.Min(attempt, 10)))), _time, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A status write can be lost (its silo died with it queued). Every resync interval, the pods whose
+    /// API phase has been quiet that long go to the node grain, which has each one that got further
+    /// write its status again.
+    /// </summary>
+    private async Task CheckPhasesAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_resyncInterval, _time);
+        for (var round = 0; await timer.WaitForNextTickAsync(cancellationToken); round++)
+        {
+            try
+            {
+                var republished = 0;
+                foreach (var batch in _watch.QuietPhases(_time.GetUtcNow(), _resyncInterval, round, RunningPhaseRounds).Chunk(PhaseBatchSize))
+                {
+                    republished += await _grain.CheckApiPhases(batch);
+                }
+
+                if (republished > 0)
+                {
+                    LogStatusesRepublished(Node, republished);
+                }
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogPhaseCheckFailed(ex, Node); // the next round looks again
             }
         }
     }
@@ -214,6 +249,12 @@ public sealed partial class NodeConnection : IAsyncDisposable
         LogOrphanReleased(Node, instance.ContainerGroupId, ns, name, uid);
         return true;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Virtual node {Node}: {Count} pods showed an older phase in the API than their stage; their statuses are written again")]
+    private partial void LogStatusesRepublished(string node, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: checking the pods' API phases failed")]
+    private partial void LogPhaseCheckFailed(Exception exception, string node);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Virtual node {Node}: passing pods to the node grain failed (attempt {Attempt}); retrying")]
     private partial void LogDispatchFailed(Exception exception, string node, int attempt);

@@ -27,8 +27,10 @@ public sealed partial class PodWatch(
 
     public sealed record Delete(Guid Uid) : Command(Uid);
 
-    // Pods seen on this node, and whether their deletion was already passed on.
-    private readonly Dictionary<Guid, bool> _known = [];
+    // Pods seen on this node: whether their deletion was passed on, and their phase as last seen. The
+    // watch loop writes it; the phase check reads it.
+    private readonly Dictionary<Guid, KnownPod> _known = [];
+    private readonly Lock _gate = new();
     private readonly Channel<Command> _commands = Channel.CreateUnbounded<Command>(new() { SingleReader = true, SingleWriter = true });
 
     public ChannelReader<Command> Commands => _commands.Reader;
@@ -144,6 +146,25 @@ public sealed partial class PodWatch(
         return resourceVersion;
     }
 
+    /// <summary>
+    /// Pods whose phase has shown no change in the API for <paramref name="quietFor"/> and may be behind
+    /// their stage: every Pending one, and the Running ones of this round's share (one in
+    /// <paramref name="rounds"/>, so that each is looked at every so many rounds at little cost).
+    /// Ended pods never move again, and pods being deleted are left to their deletion.
+    /// </summary>
+    public List<PodApiPhase> QuietPhases(DateTimeOffset now, TimeSpan quietFor, int round, int rounds)
+    {
+        var quietSince = now - quietFor;
+        var share = (uint)round % (uint)rounds;
+        lock (_gate)
+        {
+            return [.. _known
+                .Where(p => !p.Value.DeletionPassedOn && p.Value.ChangedAt <= quietSince && (p.Value.Phase == PodPhase.Pending
+                    || p.Value.Phase == PodPhase.Running && (uint)p.Key.GetHashCode() % (uint)rounds == share))
+                .Select(p => new PodApiPhase(p.Key, p.Value.Phase))];
+        }
+    }
+
     /// <summary>After a (re)list: pods seen for the first time go to their grains; known pods missing from the list were deleted meanwhile.</summary>
     private void Reconcile(List<V1Pod> pods)
     {
@@ -157,10 +178,13 @@ public sealed partial class PodWatch(
             }
         }
 
-        foreach (var uid in _known.Keys.Where(uid => !listed.Contains(uid)).ToList())
+        lock (_gate)
         {
-            _known.Remove(uid);
-            _commands.Writer.TryWrite(new Delete(uid));
+            foreach (var uid in _known.Keys.Where(uid => !listed.Contains(uid)).ToList())
+            {
+                _known.Remove(uid);
+                _commands.Writer.TryWrite(new Delete(uid));
+            }
         }
     }
 
@@ -171,35 +195,53 @@ public sealed partial class PodWatch(
             return;
         }
 
-        var known = _known.TryGetValue(uid, out var deletionPassedOn);
-        if (pod.Metadata.DeletionTimestamp is not null)
+        var phase = Enum.TryParse<PodPhase>(pod.Status?.Phase, out var p) ? p : PodPhase.Pending;
+        lock (_gate)
         {
-            if (!deletionPassedOn)
+            _known.TryGetValue(uid, out var was);
+            var now = was is not null && was.Phase == phase && was.ResourceVersion == pod.ResourceVersion()
+                ? was
+                : new KnownPod(was?.DeletionPassedOn ?? false, phase, pod.ResourceVersion(), time.GetUtcNow());
+            if (pod.Metadata.DeletionTimestamp is not null)
             {
-                _known[uid] = true;
-                _commands.Writer.TryWrite(new Delete(uid));
+                if (!now.DeletionPassedOn)
+                {
+                    now = now with { DeletionPassedOn = true };
+                    _commands.Writer.TryWrite(new Delete(uid));
+                }
             }
-        }
-        else if (!known)
-        {
-            _known[uid] = false;
-            // A pod that finished before VNodeMesh saw it has nothing to run; it must never run twice.
-            if (pod.Status?.Phase is not ("Succeeded" or "Failed"))
+            else if (was is null && phase is not (PodPhase.Succeeded or PodPhase.Failed))
             {
+                // A pod that finished before VNodeMesh saw it has nothing to run; it must never run twice.
                 _commands.Writer.TryWrite(new Submit(uid, pod));
             }
+
+            _known[uid] = now;
         }
     }
 
     private void Gone(V1Pod pod)
     {
+        if (!Guid.TryParse(pod.Uid(), out var uid))
+        {
+            return;
+        }
+
+        KnownPod? was;
+        lock (_gate)
+        {
+            _known.Remove(uid, out was);
+        }
+
         // Deleted without a grace period (forced): the instance must still go. A pod whose deletion
         // was passed on is gone because VNodeMesh removed it, after its instance.
-        if (Guid.TryParse(pod.Uid(), out var uid) && _known.Remove(uid, out var deletionPassedOn) && !deletionPassedOn)
+        if (was is { DeletionPassedOn: false })
         {
             _commands.Writer.TryWrite(new Delete(uid));
         }
     }
+
+    private sealed record KnownPod(bool DeletionPassedOn, PodPhase Phase, string? ResourceVersion, DateTimeOffset ChangedAt);
 
     private sealed class WatchExpiredException : Exception;
 

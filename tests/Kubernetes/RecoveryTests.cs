@@ -64,6 +64,32 @@ public sealed class RecoveryTests : IAsyncLifetime
         Assert.Equal(0, cluster.Cloud.Statistics.DuplicateInstances);
     }
 
+    /// <summary>
+    /// A status write queued on a silo that dies is lost with it, and a Running pod's grain may have
+    /// nothing left to do. The node's check of the API phases finds the pod shown behind its stage.
+    /// </summary>
+    [Fact]
+    public async Task A_pod_the_API_shows_behind_its_stage_gets_its_status_written_again()
+    {
+        var settings = KubeApi.SiloSettings(KubeApi.KubeconfigPath, _node);
+        settings["VNodeMesh:VirtualNodes:ResyncInterval"] = "00:00:02";
+        await using var cluster = await VNodeMeshTestCluster.StartAsync(settings: settings, silos: 1);
+        await _api.CreatePodAsync(KubeApi.Pod(_ns, "behind", _node));
+        await _api.CreatePodAsync(KubeApi.Pod(_ns, "in-step", _node));
+        var running = await _api.WaitForPodAsync(_ns, "behind", KubeApi.IsRunning, Timeout);
+        await _api.WaitForPodAsync(_ns, "in-step", KubeApi.IsRunning, Timeout);
+
+        // The API server is left showing what it showed before the pod's last status write.
+        running.Status.Phase = "Pending";
+        running.Status.Conditions = [.. running.Status.Conditions.Where(c => c.Type == "PodScheduled")];
+        running.Status.ContainerStatuses = null;
+        await _api.CoreV1.ReplaceNamespacedPodStatusAsync(running, running.Name(), _ns);
+
+        var healed = await _api.WaitForPodAsync(_ns, "behind", KubeApi.IsRunning, Timeout);
+        Assert.Contains(healed.Status.Conditions, c => c is { Type: "Ready", Status: "True" });
+        Assert.Equal(0, cluster.Cloud.Statistics.DuplicateInstances);
+    }
+
     [Fact]
     public async Task A_restarted_silo_adopts_existing_instances_and_releases_only_orphans()
     {
