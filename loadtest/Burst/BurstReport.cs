@@ -6,7 +6,8 @@ namespace VNodeMesh.LoadTest.Burst;
 
 public sealed record LatencySummary(long P50, long P90, long P99, long Max);
 
-public sealed record ProviderCallCounts(long Create, long DescribeStatus, long Delete, long Throttled);
+/// <param name="CreateReplays">Creates answered with the instance an earlier create of the same client token made.</param>
+public sealed record ProviderCallCounts(long Create, long DescribeStatus, long Delete, long Throttled, long CreateReplays = 0);
 
 /// <summary>One step of a scenario and how long it took.</summary>
 public sealed record StepReport(string Name, double Seconds);
@@ -151,7 +152,7 @@ public sealed record BurstReport
             Seed = settings.Seed,
             DuplicateInstances = cloud.DuplicateInstances,
             ProviderCalls = new(cloud.CreateCalls, cloud.DescribeStatusCalls + cloud.DescribeChangedSinceCalls, cloud.DeleteCalls,
-                cloud.CreateThrottled + cloud.DeleteThrottled),
+                cloud.CreateThrottled + cloud.DeleteThrottled, cloud.CreateReplays),
             Retries = retries,
             PeakWorkingSetMB = Math.Round(peakWorkingSet / 1048576.0, 1),
             ManagedBytesPerPod = Math.Round(managedPerPod),
