@@ -17,6 +17,13 @@ public sealed class PodLifecycleOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan WatchdogPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How long a create sent by an activation that was lost (its silo died or stopped) may still take to
+    /// reach the cloud. A pod resumed elsewhere that finds no instance waits this long before creating again.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan CreateLandingGrace { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Transitions kept in a pod's lifecycle trace; the oldest are dropped first.</summary>
     [Range(4, 1000)]
     public int HistoryLimit { get; set; } = 24;

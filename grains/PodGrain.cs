@@ -159,7 +159,7 @@ public sealed partial class PodGrain(
     private async Task<bool> ApplyAsync(PodEvent e)
     {
         var before = Lifecycle;
-        var context = new LifecycleContext(time.GetUtcNow(), Random.Shared.NextDouble(), _retry);
+        var context = new LifecycleContext(time.GetUtcNow(), Random.Shared.NextDouble(), _retry, options.Value.CreateLandingGrace);
         var result = PodStateMachine.Apply(before, e, context);
         var after = result.State;
         var instance = InstanceAfter(e, after);

@@ -1,7 +1,8 @@
 namespace VNodeMesh.Grains.Lifecycle;
 
 /// <summary>The clock, randomness and retry policy a transition may depend on, passed in so transitions stay pure.</summary>
-public readonly record struct LifecycleContext(DateTimeOffset Now, double Jitter, RetryPolicy Retry);
+/// <param name="CreateLandingGrace">How long a create sent by a lost activation may still take to land (<see cref="PodLifecycleOptions.CreateLandingGrace"/>).</param>
+public readonly record struct LifecycleContext(DateTimeOffset Now, double Jitter, RetryPolicy Retry, TimeSpan CreateLandingGrace = default);
 
 /// <summary>A transition's outcome: the new state, the effects to run once it is persisted, and its error code if any.</summary>
 public readonly record struct PodTransitionResult(PodLifecycle State, IReadOnlyList<PodEffect> Effects, string? ErrorCode = null)
@@ -53,7 +54,9 @@ public static class PodStateMachine
         CreateFailed f => OnCreateFailed(s, f.Error, ctx),
         InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, ctx, o.Instance),
         DeletionRequested => s with { Stage = PodStage.Deleting }, // the create's outcome decides what to delete
-        Reactivated => Lookup(s),
+        // The lost activation's create may have been sent and land later: if the lookup finds nothing, the
+        // pod waits out the grace (adopting the instance if it appears) rather than spend budget on a replay.
+        Reactivated => Lookup(ctx.CreateLandingGrace > TimeSpan.Zero ? s with { RetryAt = ctx.Now + ctx.CreateLandingGrace } : s),
         _ => s,
     };
 

@@ -10,7 +10,8 @@ internal static class LifecycleTestKit
 
     public const double DefaultJitter = 0.5;
 
-    public static LifecycleContext Context(DateTimeOffset now, double jitter = DefaultJitter) => new(now, jitter, RetryPolicy.Default);
+    public static LifecycleContext Context(DateTimeOffset now, double jitter = DefaultJitter, TimeSpan createLandingGrace = default) =>
+        new(now, jitter, RetryPolicy.Default, createLandingGrace);
 
     public static PodTransitionResult Apply(PodLifecycle state, PodEvent e, DateTimeOffset now, double jitter = DefaultJitter) =>
         PodStateMachine.Apply(state, e, Context(now, jitter));
@@ -67,11 +68,13 @@ internal sealed class PodDriver(PodLifecycle? initial = null, double jitter = Li
 
     public double Jitter { get; set; } = jitter;
 
+    public TimeSpan CreateLandingGrace { get; set; }
+
     public List<PodEffect> AllEffects { get; } = [];
 
     public PodTransitionResult Send(PodEvent e)
     {
-        var result = PodStateMachine.Apply(State, e, LifecycleTestKit.Context(Now, Jitter));
+        var result = PodStateMachine.Apply(State, e, LifecycleTestKit.Context(Now, Jitter, CreateLandingGrace));
         State = result.State;
         AllEffects.AddRange(result.Effects);
         return result;

@@ -846,6 +846,39 @@ public sealed class PodStateMachineScenarioTests
     }
 
     [Fact]
+    public void Reactivated_while_creating_adopts_a_create_that_lands_within_the_grace_instead_of_creating_again()
+    {
+        var pod = new PodDriver { CreateLandingGrace = TimeSpan.FromSeconds(10) };
+        pod.Send(new Admitted(PodSettings.Default));
+        var r = pod.Advance(TimeSpan.FromSeconds(20)).Send(new Reactivated());
+        Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
+
+        // The lost activation's create has not landed yet: the pod waits out the grace.
+        r = pod.Advance(Second).Send(new InstanceMissing());
+        Assert.Equal(PodStage.BackingOff, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new ScheduleTimer(pod.Now.AddSeconds(9)) }, r.Effects);
+
+        // It lands, and the node's poll shows it to the pod.
+        r = pod.Advance(TimeSpan.FromSeconds(3)).Send(Observed("eci-1", CG.Scheduling));
+        Assert.Equal(PodStage.Scheduling, r.State.Stage);
+        Assert.Equal("eci-1", r.State.InstanceId);
+        Assert.Single(pod.AllEffects.OfType<CreateInstance>());
+    }
+
+    [Fact]
+    public void Reactivated_while_creating_creates_once_the_grace_is_over_with_nothing_landed()
+    {
+        var pod = new PodDriver { CreateLandingGrace = TimeSpan.FromSeconds(10) };
+        pod.Send(new Admitted(PodSettings.Default));
+        pod.Advance(TimeSpan.FromSeconds(20)).Send(new Reactivated());
+        pod.Advance(Second).Send(new InstanceMissing());
+
+        var r = pod.Advance(TimeSpan.FromSeconds(9)).Send(new TimerElapsed());
+        Assert.Equal(PodStage.Creating, r.State.Stage);
+        Assert.Equal(2, pod.AllEffects.OfType<CreateInstance>().Count());
+    }
+
+    [Fact]
     public void A_late_create_outcome_during_recovery_is_adopted_and_a_later_lookup_answer_changes_nothing()
     {
         var pod = new PodDriver();
