@@ -8,7 +8,10 @@ namespace VNodeMesh.Grains;
 /// One pod's lifecycle (key: pod UID). Transitions come from <see cref="PodStateMachine"/>; the grain
 /// persists each one, then runs its effects. Provider calls run behind the grain call that caused
 /// them and come back as <see cref="IPodGrain.OnProviderOutcome"/> messages, so no call waits on the cloud.
+/// Pods are spread over the silos by activation count: the default placement prefers the calling silo,
+/// which would gather a node's pods on the node grain's silo and leave a silo that joins without any.
 /// </summary>
+[Orleans.Placement.ActivationCountBasedPlacement]
 public sealed partial class PodGrain(
     [PersistentState(PodGrain.StateName, VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,
