@@ -52,8 +52,7 @@ public sealed class FailoverTracker : IAsyncDisposable
     private readonly PodPhaseWatch _pods;
     private readonly NodeHealthWatch _node;
     private readonly Lock _gate = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private BackgroundLoop? _loop;
     private DateTimeOffset? _deadAt, _leaseAt, _ownedAt;
 
     private FailoverTracker(SiloClusterClient client, SiloProcess silo, SiloAddress? address, DateTimeOffset killedAt, long killedAtTimestamp,
@@ -76,8 +75,7 @@ public sealed class FailoverTracker : IAsyncDisposable
         double killedAtSeconds, bool hostedNode, FailoverStart start, PodPhaseWatch pods, NodeHealthWatch node)
     {
         var tracker = new FailoverTracker(client, silo, address, killedAt, killedAtTimestamp, killedAtSeconds, hostedNode, start, pods, node);
-        var stopping = tracker._stop.Token;
-        tracker._loop = Task.Run(() => tracker.RunAsync(stopping), CancellationToken.None);
+        tracker._loop = new BackgroundLoop(tracker.RunAsync);
         return tracker;
     }
 
@@ -184,17 +182,5 @@ public sealed class FailoverTracker : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

@@ -19,8 +19,7 @@ public sealed class NodeHealthWatch : IAsyncDisposable
     private readonly TimeSpan _lateAfter;
     private readonly List<DateTimeOffset> _renewals = [];
     private readonly Lock _gate = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private BackgroundLoop? _loop;
     private TimeSpan _maxGap;
     private int _late;
     private int _leaseSeconds = 40;
@@ -36,8 +35,7 @@ public sealed class NodeHealthWatch : IAsyncDisposable
     public static NodeHealthWatch Start(IKubernetes client, string node, TimeSpan renewInterval, TimeSpan tolerance)
     {
         var watch = new NodeHealthWatch(client, node, renewInterval + tolerance);
-        var stopping = watch._stop.Token;
-        watch._loop = Task.Run(() => watch.RunAsync(stopping), CancellationToken.None);
+        watch._loop = new BackgroundLoop(watch.RunAsync);
         return watch;
     }
 
@@ -149,19 +147,7 @@ public sealed class NodeHealthWatch : IAsyncDisposable
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 }
 
 /// <summary>The virtual node's health over a run, as <see cref="NodeHealthWatch"/> saw it.</summary>

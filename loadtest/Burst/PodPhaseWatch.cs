@@ -22,8 +22,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
     private readonly ConcurrentDictionary<string, byte> _settledUids = new();
     // Per pod UID, its last resourceVersion seen and the Stopwatch timestamp when it was first seen.
     private readonly ConcurrentDictionary<string, (string? Version, long At)> _lastChange = new();
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private BackgroundLoop? _loop;
     private long _events;
     private int _relists;
     private int _failures;
@@ -36,8 +35,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
     {
         var watch = new PodPhaseWatch(client, @namespace);
         var resourceVersion = await watch.ListAsync(cancellationToken);
-        var stopping = watch._stop.Token;
-        watch._loop = Task.Run(() => watch.RunAsync(resourceVersion, stopping), CancellationToken.None);
+        watch._loop = new BackgroundLoop(stopping => watch.RunAsync(resourceVersion, stopping));
         return watch;
     }
 
@@ -199,20 +197,7 @@ public sealed class PodPhaseWatch : IAsyncDisposable
         }
     }
 
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     private sealed class WatchExpiredException : Exception;
 }

@@ -1,3 +1,5 @@
+using VNodeMesh.LoadTest.Burst;
+
 namespace VNodeMesh.LoadTest.Cluster;
 
 /// <summary>What <c>--api-faults</c> did to the silos' API traffic, as the proxy counted it.</summary>
@@ -15,16 +17,14 @@ public sealed class ApiFaultSchedule : IAsyncDisposable
     private readonly Action<string>? _log;
     private readonly TimeSpan _period;
     private readonly TimeSpan _hold;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly BackgroundLoop _loop;
 
     /// <param name="hold">Longer than two compaction intervals of the API server (kube-apiserver compacts up to the revision of the interval before).</param>
     /// <param name="log">Told what each round did.</param>
     public ApiFaultSchedule(ApiServerProxy proxy, TimeSpan period, TimeSpan hold, Action<string>? log = null)
     {
         (_proxy, _period, _hold, _log) = (proxy, period, hold, log);
-        var stopping = _stop.Token;
-        _loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
+        _loop = new BackgroundLoop(RunAsync);
     }
 
     public ApiFaultsReport Report()
@@ -51,16 +51,7 @@ public sealed class ApiFaultSchedule : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
+        await _loop.DisposeAsync();
         _proxy.HoldWatches(TimeSpan.Zero);
-        _stop.Dispose();
     }
 }

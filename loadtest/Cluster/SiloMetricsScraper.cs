@@ -18,14 +18,12 @@ public sealed partial class SiloMetricsScraper : IAsyncDisposable
     private readonly SiloProcessCluster _cluster;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly ConcurrentDictionary<int, SiloCounts> _latest = new();
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly BackgroundLoop _loop;
 
     public SiloMetricsScraper(SiloProcessCluster cluster)
     {
         _cluster = cluster;
-        var stopping = _stop.Token;
-        _loop = Task.Run(() => RunAsync(stopping), CancellationToken.None);
+        _loop = new BackgroundLoop(RunAsync);
     }
 
     /// <summary>The API requests counted by every silo, up to its last scrape.</summary>
@@ -108,16 +106,7 @@ public sealed partial class SiloMetricsScraper : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        try
-        {
-            await _loop;
-        }
-        catch (OperationCanceledException)
-        {
-        }
-
-        _stop.Dispose();
+        await _loop.DisposeAsync();
         _http.Dispose();
     }
 

@@ -74,6 +74,12 @@ public static partial class ClusterProfile
             o.CreateMultiplexer = Connect;
         });
         silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+        // The default directory forgets the entries a dead silo held, so a call in the next seconds may
+        // activate a second copy of a live pod grain, which then sends a second create. This one recovers
+        // them from the survivors before it answers again.
+#pragma warning disable ORLEANSEXP003
+        silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
 
         var services = silo.Services;
         services.AddSingleton(_ => connection.Value.GetAwaiter().GetResult());

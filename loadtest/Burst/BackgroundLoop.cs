@@ -1,0 +1,31 @@
+namespace VNodeMesh.LoadTest.Burst;
+
+/// <summary>
+/// A loop the tool runs beside a burst (a watch, a scraper, a fault schedule) until it is disposed:
+/// disposing cancels the loop and waits for it to end.
+/// </summary>
+public sealed class BackgroundLoop : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    public BackgroundLoop(Func<CancellationToken, Task> run)
+    {
+        var stopping = _stop.Token;
+        _loop = Task.Run(() => run(stopping), CancellationToken.None);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        try
+        {
+            await _loop;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _stop.Dispose();
+    }
+}
