@@ -34,7 +34,7 @@ public sealed class SiloProcessBurstTests
         // none of them may be activated a second time and send its create again.
         var (report, output) = await RunAsync(ClusterBurst(silos: 3, pods: 1000) with
         {
-            Quota = BurstSettings.ParseQuota("100/50"),
+            Quota = BurstSettings.ParseQuota("100/20"),
             KillSiloAt = 0.3,
         });
 
