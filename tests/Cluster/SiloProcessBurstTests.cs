@@ -30,8 +30,8 @@ public sealed class SiloProcessBurstTests
     [Fact]
     public async Task A_silo_killed_while_pods_wait_for_the_budget_costs_no_second_create()
     {
-        // Most pods are still waiting for the budget at the kill, live on the surviving silos as well:
-        // none of them may be activated a second time and send its create again.
+        // At the kill most pods still wait for the budget, many of them on the surviving silos: none
+        // may be activated a second time and send its create again.
         var (report, output) = await RunAsync(ClusterBurst(silos: 3, pods: 1000) with
         {
             Quota = BurstSettings.ParseQuota("100/20"),
