@@ -35,7 +35,7 @@ public static class DashboardExtensions
             .RequireClaim(DashboardAuthenticationHandler.AccessClaim));
         if (options.OrleansDashboard)
         {
-            silo.AddDashboard();
+            silo.AddDashboard(o => o.CounterUpdateIntervalMs = (int)options.OrleansCounterInterval.TotalMilliseconds);
         }
 
         return silo;

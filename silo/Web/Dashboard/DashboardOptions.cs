@@ -38,6 +38,13 @@ public sealed class DashboardOptions
     /// <summary>Orleans' own dashboard at <c>/dashboard</c> (it profiles every grain call while on).</summary>
     public bool OrleansDashboard { get; set; } = true;
 
+    /// <summary>
+    /// How often Orleans' dashboard samples its counters. Each sample walks every silo's activations, which
+    /// at tens of thousands of pod grains costs a burst more than a second's refresh is worth.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan OrleansCounterInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     public TokenReviewOptions TokenReview { get; set; } = new();
 
     /// <summary>The access rule in force, or null when none is configured and the dashboard is off.</summary>
