@@ -174,4 +174,20 @@ public sealed class DashboardStartupTests
         });
         Assert.Contains("VNodeMesh:Dashboard:Auth is TokenReview", error.Message);
     }
+
+    [Fact]
+    public async Task Orleans_dashboard_samples_its_counters_at_the_configured_interval_and_no_faster_than_each_second()
+    {
+        var token = new Dictionary<string, string?> { ["VNodeMesh:Dashboard:Token"] = "a-token-long-enough" };
+        await using (var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>(token) { ["VNodeMesh:Dashboard:OrleansCounterInterval"] = "00:00:03" }))
+        {
+            Assert.Equal(3000, silo.Services.GetRequiredService<IOptions<Orleans.Dashboard.DashboardOptions>>().Value.CounterUpdateIntervalMs);
+        }
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>
+        {
+            await using var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>(token) { ["VNodeMesh:Dashboard:OrleansCounterInterval"] = "00:00:00.500" });
+        });
+        Assert.Contains("OrleansCounterInterval", error.Message);
+    }
 }
