@@ -20,6 +20,9 @@ public interface IBurstSilos : IAsyncDisposable
     /// <summary>Seconds into the VNodeMesh phase at which a silo was killed.</summary>
     IReadOnlyList<double> Kills { get; }
 
+    /// <summary>A killed silo's work is not yet owned again: the run waits for it, or its failover goes unmeasured.</summary>
+    bool FailingOver { get; }
+
     /// <summary>A few words on the silos for the progress line.</summary>
     string Progress();
 
@@ -73,6 +76,8 @@ public sealed class InProcessSilos : IBurstSilos
     public IVirtualNodeGrain Node { get; }
 
     public IReadOnlyList<double> Kills => _kills;
+
+    public bool FailingOver => false; // in-process kills are not tracked
 
     /// <param name="telemetry">With <c>--telemetry on</c>: the silos export to it and it scrapes them.</param>
     public static async Task<InProcessSilos> StartAsync(BurstSettings settings, string node, string kubeconfig, Dictionary<string, string?> siloSettings,

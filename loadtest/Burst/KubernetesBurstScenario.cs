@@ -182,7 +182,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             }
 
             // Pods whose create failed for good can never run: stop waiting for them once every create is done.
-            if ((create.IsCompleted && settled >= writer.Created) || clock.Elapsed >= settings.EffectiveTimeout)
+            if ((create.IsCompleted && settled >= writer.Created && !silos.FailingOver) || clock.Elapsed >= settings.EffectiveTimeout)
             {
                 break;
             }

@@ -46,6 +46,8 @@ public sealed class ProcessSilos : IBurstSilos
 
     public IReadOnlyList<double> Kills => _kills;
 
+    public bool FailingOver => _failover is { Completed: false };
+
     public SiloProcessCluster Cluster => _cluster;
 
     /// <param name="telemetry">With <c>--telemetry on</c>: the silos export to it and it scrapes their <c>/metrics</c>.</param>
