@@ -1,4 +1,5 @@
 using System.Text;
+using Orleans.Dashboard;
 using VNodeMesh.Grains.Lifecycle;
 using VNodeMesh.Grains.Cluster;
 
@@ -12,6 +13,7 @@ namespace VNodeMesh.Grains;
 /// which would gather a node's pods on the node grain's silo and leave a silo that joins without any.
 /// </summary>
 [Orleans.Placement.ActivationCountBasedPlacement]
+[NoProfiling] // Orleans' dashboard does not time a pod's calls: its lifecycle trace has them
 public sealed partial class PodGrain(
     [PersistentState(PodGrain.StateName, VNodeMeshStorage.Name)] IPersistentState<PodState> state,
     IInstanceProvider provider,

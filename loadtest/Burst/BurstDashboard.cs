@@ -62,33 +62,43 @@ public sealed class BurstDashboard : IAsyncDisposable
     /// <summary>A pod the burst has submitted: the next views look up its trace.</summary>
     public void Submitted(PodManifest pod) => Volatile.Write(ref _pod, pod);
 
-    /// <summary>Views every running silo's dashboard every <see cref="ViewInterval"/> until disposed.</summary>
-    public void StartViewing(LocalSiloCluster cluster) => _viewing = Task.Run(async () =>
+    /// <summary>
+    /// Views every running silo's dashboard once, as someone who opened it before the burst, then again every
+    /// <see cref="ViewInterval"/> until disposed.
+    /// </summary>
+    public async Task StartViewingAsync(LocalSiloCluster cluster)
     {
-        using var timer = new PeriodicTimer(ViewInterval);
-        try
+        await ViewOnceAsync(cluster);
+        _viewing = Task.Run(async () =>
         {
-            // A first view at once: the dashboard is open before the burst begins.
-            do
+            using var timer = new PeriodicTimer(ViewInterval);
+            try
             {
-                var pod = Volatile.Read(ref _pod);
-                foreach (var silo in cluster.HttpAddresses)
+                while (await timer.WaitForNextTickAsync(_stop.Token))
                 {
-                    await ViewAsync(new Uri(silo, "/api/nodes"), UnreachableNode);
-                    if (pod is not null)
-                    {
-                        await ViewAsync(new Uri(silo, $"/api/pods?namespace={Uri.EscapeDataString(pod.Namespace)}&name={Uri.EscapeDataString(pod.Name)}"));
-                    }
-
-                    await ViewAsync(new Uri(silo, OrleansDashboardData));
+                    await ViewOnceAsync(cluster);
                 }
             }
-            while (await timer.WaitForNextTickAsync(_stop.Token));
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+            }
+        });
+    }
+
+    private async Task ViewOnceAsync(LocalSiloCluster cluster)
+    {
+        var pod = Volatile.Read(ref _pod);
+        foreach (var silo in cluster.HttpAddresses)
         {
+            await ViewAsync(new Uri(silo, "/api/nodes"), UnreachableNode);
+            if (pod is not null)
+            {
+                await ViewAsync(new Uri(silo, $"/api/pods?namespace={Uri.EscapeDataString(pod.Namespace)}&name={Uri.EscapeDataString(pod.Name)}"));
+            }
+
+            await ViewAsync(new Uri(silo, OrleansDashboardData));
         }
-    });
+    }
 
     private async Task ViewAsync(Uri uri, Func<byte[], string?>? problemIn = null)
     {

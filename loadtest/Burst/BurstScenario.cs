@@ -30,8 +30,16 @@ public sealed class BurstScenario(BurstSettings settings, IAnsiConsole console)
         siloSettings = dashboard?.SiloSettings(siloSettings) ?? siloSettings;
         await using var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, siloSettings,
             telemetry: telemetry is not null, dashboard: dashboard is not null);
-        telemetry?.StartScraping(cluster.MetricsEndpoints);
-        dashboard?.StartViewing(cluster);
+        if (telemetry is not null)
+        {
+            await telemetry.StartScrapingAsync(cluster.MetricsEndpoints);
+        }
+
+        if (dashboard is not null)
+        {
+            await dashboard.StartViewingAsync(cluster);
+        }
+
         var node = cluster.Grains.GetGrain<IVirtualNodeGrain>(settings.Node);
         await node.GetSummary();
         steps.Add(new("start-silos", started.Elapsed.TotalSeconds));

@@ -96,7 +96,11 @@ public sealed class InProcessSilos : IBurstSilos
 
             siloSettings[$"{KubernetesOptions.Section}:{nameof(KubernetesOptions.Kubeconfig)}"] = kubeconfig;
             var cluster = await LocalSiloCluster.StartAsync(settings.Silos, cloud.Provider, siloSettings, kubernetes: true, telemetry: telemetry is not null);
-            telemetry?.StartScraping(cluster.MetricsEndpoints);
+            if (telemetry is not null)
+            {
+                await telemetry.StartScrapingAsync(cluster.MetricsEndpoints);
+            }
+
             return new InProcessSilos(settings, cloud, cluster, metrics, proxy, console, node);
         }
         catch

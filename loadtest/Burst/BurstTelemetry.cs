@@ -69,33 +69,45 @@ public sealed class BurstTelemetry : IAsyncDisposable
         };
     }
 
-    /// <summary>Scrapes every silo's <c>/metrics</c> every <see cref="ScrapeInterval"/>, as Prometheus would, until disposed.</summary>
-    public void StartScraping(IReadOnlyList<Uri> endpoints) => _scraping = Task.Run(async () =>
+    /// <summary>
+    /// Scrapes every silo's <c>/metrics</c> once, as a Prometheus already watching the silos, then again every
+    /// <see cref="ScrapeInterval"/> until disposed.
+    /// </summary>
+    public async Task StartScrapingAsync(IReadOnlyList<Uri> endpoints)
     {
-        using var timer = new PeriodicTimer(ScrapeInterval);
-        try
+        await ScrapeOnceAsync(endpoints);
+        _scraping = Task.Run(async () =>
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            using var timer = new PeriodicTimer(ScrapeInterval);
+            try
             {
-                foreach (var endpoint in endpoints)
+                while (await timer.WaitForNextTickAsync(_stop.Token))
                 {
-                    try
-                    {
-                        var body = await _http.GetByteArrayAsync(endpoint, _stop.Token);
-                        Interlocked.Increment(ref _scrapes);
-                        Interlocked.Add(ref _scrapeBytes, body.Length);
-                    }
-                    catch (HttpRequestException)
-                    {
-                        Interlocked.Increment(ref _scrapeFailures); // a killed silo
-                    }
+                    await ScrapeOnceAsync(endpoints);
                 }
             }
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+            }
+        });
+    }
+
+    private async Task ScrapeOnceAsync(IReadOnlyList<Uri> endpoints)
+    {
+        foreach (var endpoint in endpoints)
         {
+            try
+            {
+                var body = await _http.GetByteArrayAsync(endpoint, _stop.Token);
+                Interlocked.Increment(ref _scrapes);
+                Interlocked.Add(ref _scrapeBytes, body.Length);
+            }
+            catch (HttpRequestException)
+            {
+                Interlocked.Increment(ref _scrapeFailures); // a killed silo
+            }
         }
-    });
+    }
 
     public TelemetryReport Report() => new()
     {

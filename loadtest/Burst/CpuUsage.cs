@@ -6,8 +6,9 @@ namespace VNodeMesh.LoadTest.Burst;
 /// <summary>
 /// How busy the machine was during a phase: this process's CPU (in cores) and, on Linux, the whole
 /// machine's busy share of all its cores. On a shared machine this tells a slow phase from a starved one.
+/// What the process allocated and how long its garbage collector paused it tell where its CPU went.
 /// </summary>
-public sealed record CpuUsage(double ProcessCores, double? MachineBusyPercent, int Cores)
+public sealed record CpuUsage(double ProcessCores, double? MachineBusyPercent, int Cores, double AllocatedMB, double GcPausePercent)
 {
     /// <summary>Starts measuring; <see cref="CpuMeter.Stop"/> at the end of the phase gives the usage.</summary>
     public static CpuMeter Start() => new();
@@ -18,6 +19,8 @@ public sealed class CpuMeter
     private readonly long _startedAt = Stopwatch.GetTimestamp();
     private readonly TimeSpan _processStart = Process.GetCurrentProcess().TotalProcessorTime;
     private readonly (long Busy, long Total)? _machineStart = MachineTicks();
+    private readonly long _allocatedStart = GC.GetTotalAllocatedBytes();
+    private readonly TimeSpan _pausedStart = GC.GetTotalPauseDuration();
 
     public CpuUsage Stop()
     {
@@ -29,7 +32,10 @@ public sealed class CpuMeter
             machine = Math.Round(100.0 * (end.Busy - start.Busy) / (end.Total - start.Total), 1);
         }
 
-        return new CpuUsage(wall > 0 ? Math.Round(process / wall, 2) : 0, machine, Environment.ProcessorCount);
+        var allocated = (GC.GetTotalAllocatedBytes() - _allocatedStart) / 1048576.0;
+        var paused = (GC.GetTotalPauseDuration() - _pausedStart).TotalSeconds;
+        return new CpuUsage(wall > 0 ? Math.Round(process / wall, 2) : 0, machine, Environment.ProcessorCount,
+            Math.Round(allocated, 1), wall > 0 ? Math.Round(100 * paused / wall, 1) : 0);
     }
 
     /// <summary>All cores' busy and total ticks from /proc/stat (idle and iowait are not busy); null elsewhere.</summary>

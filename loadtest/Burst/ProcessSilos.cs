@@ -107,7 +107,11 @@ public sealed class ProcessSilos : IBurstSilos
                 console.MarkupLine($"[grey]  {silo.Name}: pid {silo.ProcessId}, silo port {silo.SiloPort}, gateway {silo.GatewayPort}, http {silo.HttpPort}[/]");
             }
 
-            telemetry?.StartScraping([.. cluster.Silos.Select(s => new Uri($"http://127.0.0.1:{s.HttpPort}/metrics"))]);
+            if (telemetry is not null)
+            {
+                await telemetry.StartScrapingAsync([.. cluster.Silos.Select(s => new Uri($"http://127.0.0.1:{s.HttpPort}/metrics"))]);
+            }
+
             var client = await cluster.ClientAsync(cancellationToken);
             return new ProcessSilos(settings, console, redis, cloud, proxy, cluster, client, node);
         }

@@ -1,6 +1,9 @@
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Orleans;
+using VNodeMesh.Grains;
 using VNodeMesh.Silo.Web.Dashboard;
 
 namespace VNodeMesh.Tests.Dashboard;
@@ -189,5 +192,41 @@ public sealed class DashboardStartupTests
             await using var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>(token) { ["VNodeMesh:Dashboard:OrleansCounterInterval"] = "00:00:00.500" });
         });
         Assert.Contains("OrleansCounterInterval", error.Message);
+    }
+
+    [Fact]
+    public async Task Orleans_dashboard_profiles_the_node_grain_but_not_pod_grains_or_orleans_system_targets()
+    {
+        const string token = "a-token-long-enough";
+        await using var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>
+        {
+            ["VNodeMesh:Dashboard:Token"] = token,
+            ["VNodeMesh:Nodes:Items:0:Name"] = "vn-profiled",
+        });
+        var filters = silo.Services.GetServices<IIncomingGrainCallFilter>().ToList();
+        Assert.Single(filters.OfType<SelectiveGrainProfilerFilter>());
+        Assert.DoesNotContain(filters, f => f.GetType().Name == SelectiveGrainProfilerFilter.OrleansProfilerFilter);
+
+        using var http = new HttpClient { BaseAddress = silo.Address };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        (await http.GetAsync("/dashboard/DashboardCounters")).EnsureSuccessStatusCode(); // a viewer turns the profiler on
+        var node = silo.Grains.GetGrain<IVirtualNodeGrain>("vn-profiled");
+        var pod = silo.Grains.GetGrain<IPodGrain>(Guid.NewGuid());
+        var profiled = new List<string>();
+        for (var attempt = 0; attempt < 50 && !profiled.Any(g => g.Contains(nameof(VirtualNodeGrain), StringComparison.Ordinal)); attempt++)
+        {
+            for (var call = 0; call < 10; call++) // more calls than any other grain method, so both would be in the top five
+            {
+                await node.GetSummary();
+                await pod.GetSnapshot();
+            }
+
+            await Task.Delay(200);
+            using var methods = JsonDocument.Parse(await http.GetStringAsync("/dashboard/TopGrainMethods"));
+            profiled = [.. methods.RootElement.GetProperty("calls").EnumerateArray().Select(m => $"{m.GetProperty("grain").GetString()}.{m.GetProperty("method").GetString()}")];
+        }
+
+        Assert.Contains(profiled, g => g.Contains($"{nameof(VirtualNodeGrain)}.{nameof(IVirtualNodeGrain.GetSummary)}", StringComparison.Ordinal));
+        Assert.DoesNotContain(profiled, g => g.Contains(nameof(PodGrain), StringComparison.Ordinal) || g.Contains("ReminderService", StringComparison.Ordinal));
     }
 }
