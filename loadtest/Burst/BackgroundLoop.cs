@@ -15,6 +15,16 @@ public sealed class BackgroundLoop : IAsyncDisposable
         _loop = Task.Run(() => run(stopping), CancellationToken.None);
     }
 
+    /// <summary>Runs <paramref name="tick"/> every <paramref name="interval"/> until disposed.</summary>
+    public static BackgroundLoop Every(TimeSpan interval, Func<CancellationToken, Task> tick) => new(async stopping =>
+    {
+        using var timer = new PeriodicTimer(interval);
+        while (await timer.WaitForNextTickAsync(stopping))
+        {
+            await tick(stopping);
+        }
+    });
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();

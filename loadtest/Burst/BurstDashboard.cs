@@ -37,7 +37,7 @@ public sealed class BurstDashboard : IAsyncDisposable
     private readonly string _token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly CancellationTokenSource _stop = new();
-    private Task _viewing = Task.CompletedTask;
+    private BackgroundLoop? _viewing;
     private PodManifest? _pod;
     private int _requests, _failures;
     private long _bytes;
@@ -69,20 +69,7 @@ public sealed class BurstDashboard : IAsyncDisposable
     public async Task StartViewingAsync(LocalSiloCluster cluster)
     {
         await ViewOnceAsync(cluster);
-        _viewing = Task.Run(async () =>
-        {
-            using var timer = new PeriodicTimer(ViewInterval);
-            try
-            {
-                while (await timer.WaitForNextTickAsync(_stop.Token))
-                {
-                    await ViewOnceAsync(cluster);
-                }
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-            }
-        });
+        _viewing = BackgroundLoop.Every(ViewInterval, _ => ViewOnceAsync(cluster));
     }
 
     private async Task ViewOnceAsync(LocalSiloCluster cluster)
@@ -147,7 +134,10 @@ public sealed class BurstDashboard : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        await _viewing;
+        if (_viewing is not null)
+        {
+            await _viewing.DisposeAsync();
+        }
         _http.Dispose();
         _stop.Dispose();
     }

@@ -38,7 +38,7 @@ public sealed class BurstTelemetry : IAsyncDisposable
     private readonly bool _orleans;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly CancellationTokenSource _stop = new();
-    private Task _scraping = Task.CompletedTask;
+    private BackgroundLoop? _scraping;
     private int _scrapes, _scrapeFailures;
     private long _scrapeBytes;
 
@@ -76,20 +76,7 @@ public sealed class BurstTelemetry : IAsyncDisposable
     public async Task StartScrapingAsync(IReadOnlyList<Uri> endpoints)
     {
         await ScrapeOnceAsync(endpoints);
-        _scraping = Task.Run(async () =>
-        {
-            using var timer = new PeriodicTimer(ScrapeInterval);
-            try
-            {
-                while (await timer.WaitForNextTickAsync(_stop.Token))
-                {
-                    await ScrapeOnceAsync(endpoints);
-                }
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-            }
-        });
+        _scraping = BackgroundLoop.Every(ScrapeInterval, _ => ScrapeOnceAsync(endpoints));
     }
 
     private async Task ScrapeOnceAsync(IReadOnlyList<Uri> endpoints)
@@ -128,7 +115,10 @@ public sealed class BurstTelemetry : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        await _scraping;
+        if (_scraping is not null)
+        {
+            await _scraping.DisposeAsync();
+        }
         _http.Dispose();
         _stop.Dispose();
         await _sink.DisposeAsync();
