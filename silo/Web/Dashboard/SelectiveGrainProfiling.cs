@@ -7,8 +7,8 @@ namespace VNodeMesh.Silo.Web.Dashboard;
 
 /// <summary>
 /// Orleans' dashboard times every grain call while it is viewed, at a cost of a few hundred bytes and a lock per call:
-/// at a burst's five calls per pod (three pod grain calls, the watchdog reminder set and removed) that cost the burst
-/// about 9% of its throughput. Pod grains (<see cref="NoProfilingAttribute"/>) and Orleans' system targets (the
+/// at a burst's five calls per pod (three pod grain calls, the watchdog reminder set and removed) a viewed burst of
+/// 50,000 pods allocated about 250 MB more. Pod grains (<see cref="NoProfilingAttribute"/>) and Orleans' system targets (the
 /// reminder service) are therefore not profiled, and their calls skip the profiler without its per-call work; a pod's
 /// steps, with their durations, are in its lifecycle trace instead. Every other grain is profiled as before.
 /// </summary>
@@ -25,19 +25,18 @@ public sealed class SelectiveGrainProfilerFilter(IIncomingGrainCallFilter profil
     private static bool IsProfiled(Type grain) =>
         !typeof(ISystemTarget).IsAssignableFrom(grain) && grain.GetCustomAttribute<NoProfilingAttribute>() is null;
 
-    /// <summary>Puts this filter in front of the profiling filter <c>AddDashboard</c> registered.</summary>
-    /// <returns>False when the dashboard registered no filter by that name (an Orleans that renamed it): every call stays profiled.</returns>
-    public static bool Wrap(IServiceCollection services)
+    /// <summary>
+    /// Puts this filter in front of the profiling filter <c>AddDashboard</c> registered. An Orleans that renamed that
+    /// filter leaves every call profiled (and fails the dashboard tests).
+    /// </summary>
+    public static void Wrap(IServiceCollection services)
     {
         var registration = services.LastOrDefault(d => d.ServiceType == typeof(IIncomingGrainCallFilter) && d.ImplementationType?.Name == OrleansProfilerFilter);
-        if (registration?.ImplementationType is not { } type)
+        if (registration?.ImplementationType is { } type)
         {
-            return false;
+            services.Remove(registration);
+            services.AddSingleton(type);
+            services.AddSingleton<IIncomingGrainCallFilter>(sp => new SelectiveGrainProfilerFilter((IIncomingGrainCallFilter)sp.GetRequiredService(type)));
         }
-
-        services.Remove(registration);
-        services.AddSingleton(type);
-        services.AddSingleton<IIncomingGrainCallFilter>(sp => new SelectiveGrainProfilerFilter((IIncomingGrainCallFilter)sp.GetRequiredService(type)));
-        return true;
     }
 }
