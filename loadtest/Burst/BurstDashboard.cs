@@ -23,7 +23,7 @@ public sealed record DashboardReport
 
 /// <summary>
 /// The dashboard as a silo in production serves it, for a burst with <c>--dashboard on</c>: every silo runs it behind a
-/// token the tool makes up, with Orleans' own dashboard (whose profiler times every grain call), and the tool views it
+/// token the tool makes up, with Orleans' own dashboard (whose profiler times grain calls while it is viewed), and the tool views it
 /// as people watching the burst would: every second, on every silo, the virtual nodes' JSON, the trace of a pod the
 /// burst has just submitted (looked up by name), and what Orleans' dashboard polls.
 /// </summary>

@@ -35,12 +35,15 @@ public sealed class DashboardOptions
     [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>Orleans' own dashboard at <c>/dashboard</c> (it profiles every grain call while on).</summary>
+    /// <summary>
+    /// Orleans' own dashboard at <c>/dashboard</c>. While it is viewed it times grain calls, all but the pod grains' and
+    /// Orleans' system targets' (<see cref="SelectiveGrainProfilerFilter"/>).
+    /// </summary>
     public bool OrleansDashboard { get; set; } = true;
 
     /// <summary>
-    /// How often Orleans' dashboard samples its counters. Each sample walks every silo's activations, which
-    /// at tens of thousands of pod grains costs a burst more than a second's refresh is worth.
+    /// How often, at most, Orleans' dashboard refreshes its counters while it is viewed. Each refresh asks every silo
+    /// for statistics over all its activations.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan OrleansCounterInterval { get; set; } = TimeSpan.FromSeconds(5);
