@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Orleans;
+using Orleans.Runtime;
 using VNodeMesh.Grains;
 using VNodeMesh.Silo.Web.Dashboard;
 
@@ -185,6 +187,31 @@ public sealed class DashboardStartupTests
         await using (var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>(token) { ["VNodeMesh:Dashboard:OrleansCounterInterval"] = "00:00:03" }))
         {
             Assert.Equal(3000, silo.Services.GetRequiredService<IOptions<Orleans.Dashboard.DashboardOptions>>().Value.CounterUpdateIntervalMs);
+
+            // Orleans' meter is read into the silo's counters at that interval too, not each second: while new
+            // activations keep changing them, the counters served change about every 3 s.
+            using var http = new HttpClient { BaseAddress = silo.Address };
+            http.DefaultRequestHeaders.Authorization = new("Bearer", token["VNodeMesh:Dashboard:Token"]);
+            var counters = $"/dashboard/SiloCounters/{silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToParsableString()}";
+            var changes = new List<TimeSpan>();
+            string? served = null;
+            var clock = Stopwatch.StartNew();
+            while (clock.Elapsed < TimeSpan.FromSeconds(11))
+            {
+                await silo.Grains.GetGrain<IPodGrain>(Guid.NewGuid()).GetSnapshot();
+                var now = await http.GetStringAsync(counters);
+                if (now != served && served is not null)
+                {
+                    changes.Add(clock.Elapsed);
+                }
+
+                served = now;
+                await Task.Delay(100);
+            }
+
+            Assert.True(changes.Count >= 2, $"the counters changed {changes.Count} times in 11 s");
+            var gaps = changes.Zip(changes.Skip(1), (earlier, later) => later - earlier).ToList();
+            Assert.All(gaps, gap => Assert.InRange(gap, TimeSpan.FromSeconds(2.5), TimeSpan.FromSeconds(5)));
         }
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(async () =>

@@ -36,6 +36,7 @@ public static class DashboardExtensions
         if (options.OrleansDashboard)
         {
             silo.AddDashboard(o => o.CounterUpdateIntervalMs = (int)options.OrleansCounterInterval.TotalMilliseconds);
+            OrleansCounterExport.Every(services, options.OrleansCounterInterval);
             SelectiveGrainProfilerFilter.Wrap(services);
         }
 

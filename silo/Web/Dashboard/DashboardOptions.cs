@@ -42,8 +42,9 @@ public sealed class DashboardOptions
     public bool OrleansDashboard { get; set; } = true;
 
     /// <summary>
-    /// How often, at most, Orleans' dashboard refreshes its counters while it is viewed. Each refresh asks every silo
-    /// for statistics over all its activations.
+    /// How often Orleans' dashboard refreshes its counters: the silo statistics it keeps while it is viewed, and its
+    /// reading of Orleans' meter, which goes on whether or not it is viewed (<see cref="OrleansCounterExport"/>). Each
+    /// refresh observes all of a silo's activations.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan OrleansCounterInterval { get; set; } = TimeSpan.FromSeconds(5);
