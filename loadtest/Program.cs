@@ -29,7 +29,7 @@ var writeConcurrency = new Option<int>("--write-concurrency") { Description = "W
 var telemetry = new Option<string>("--telemetry") { Description = "on: the silos run OpenTelemetry (OTLP export of spans and metrics to a local collector, a Prometheus scrape every 5 s); off: none.", DefaultValueFactory = _ => "off" };
 var traceSampling = new Option<double?>("--trace-sampling") { Description = "With --telemetry on: the silos' trace sampling ratio (default: the silo's, VNodeMesh:Telemetry:Traces:SamplingRatio)." };
 var traceOrleans = new Option<bool>("--trace-orleans") { Description = "With --telemetry on: trace Orleans too, with activity propagation through grain calls (VNodeMesh:Telemetry:Traces:Orleans)." };
-var dashboard = new Option<string>("--dashboard") { Description = "on: the silos serve the dashboard (Orleans' own included), which the tool views every second as people watching the burst would; off: none.", DefaultValueFactory = _ => "off" };
+var dashboard = new Option<string>("--dashboard") { Description = "on: the silos serve the dashboard (Orleans' own included), which the tool views every second as people watching the burst would; profiled: on, with Orleans' dashboard timing grain calls (VNodeMesh:Dashboard:ProfileGrainCalls); off: none.", DefaultValueFactory = _ => "off" };
 var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kubernetes: skip the plain-client baseline." };
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
@@ -71,10 +71,11 @@ burst.SetAction(async (parse, cancellationToken) =>
             TraceOrleans = parse.GetValue(traceOrleans),
             Dashboard = parse.GetValue(dashboard) switch
             {
-                "on" => true,
+                "on" or "profiled" => true,
                 "off" => false,
-                var other => throw new FormatException($"--dashboard '{other}' is neither 'on' nor 'off'"),
+                var other => throw new FormatException($"--dashboard '{other}' is not 'on', 'profiled' or 'off'"),
             },
+            ProfileGrainCalls = parse.GetValue(dashboard) == "profiled",
             Kubernetes = parse.GetValue(kubernetes),
             Kubeconfig = parse.GetValue(kubeconfig),
             UseScheduler = parse.GetValue(scheduler),

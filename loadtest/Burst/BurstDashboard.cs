@@ -10,6 +10,8 @@ namespace VNodeMesh.LoadTest.Burst;
 public sealed record DashboardReport
 {
     public bool Enabled { get; init; }
+    /// <summary>Whether Orleans' dashboard timed grain calls (<c>--dashboard profiled</c>).</summary>
+    public bool ProfileGrainCalls { get; init; }
     public double? ViewIntervalSeconds { get; init; }
     /// <summary>Requests answered or failed, on every silo.</summary>
     public int Requests { get; init; }
@@ -23,7 +25,7 @@ public sealed record DashboardReport
 
 /// <summary>
 /// The dashboard as a silo in production serves it, for a burst with <c>--dashboard on</c>: every silo runs it behind a
-/// token the tool makes up, with Orleans' own dashboard (whose profiler times grain calls while it is viewed), and the tool views it
+/// token the tool makes up, with Orleans' own dashboard (timing grain calls with <c>--dashboard profiled</c>), and the tool views it
 /// as people watching the burst would: every second, on every silo, the virtual nodes' JSON, the trace of a pod the
 /// burst has just submitted (looked up by name), and what Orleans' dashboard polls.
 /// </summary>
@@ -43,20 +45,24 @@ public sealed class BurstDashboard : IAsyncDisposable
     private long _bytes;
     private string? _firstFailure;
 
-    private BurstDashboard()
+    private readonly bool _profileGrainCalls;
+
+    private BurstDashboard(bool profileGrainCalls)
     {
+        _profileGrainCalls = profileGrainCalls;
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
     }
 
     /// <returns>Null when the run is without the dashboard.</returns>
-    public static BurstDashboard? Start(BurstSettings settings) => settings.Dashboard ? new BurstDashboard() : null;
+    public static BurstDashboard? Start(BurstSettings settings) => settings.Dashboard ? new BurstDashboard(settings.ProfileGrainCalls) : null;
 
-    /// <summary>The silos' <c>VNodeMesh:Dashboard</c> settings: this run's token, and Orleans' dashboard on.</summary>
+    /// <summary>The silos' <c>VNodeMesh:Dashboard</c> settings: this run's token, and Orleans' dashboard on, timing grain calls or not.</summary>
     public Dictionary<string, string?> SiloSettings(IReadOnlyDictionary<string, string?> settings) => new(settings)
     {
         [$"{DashboardOptions.Section}:{nameof(DashboardOptions.Token)}"] = _token,
         [$"{DashboardOptions.Section}:{nameof(DashboardOptions.OrleansDashboard)}"] = "true",
+        [$"{DashboardOptions.Section}:{nameof(DashboardOptions.ProfileGrainCalls)}"] = _profileGrainCalls ? "true" : "false",
     };
 
     /// <summary>A pod the burst has submitted: the next views look up its trace.</summary>
@@ -124,6 +130,7 @@ public sealed class BurstDashboard : IAsyncDisposable
     public DashboardReport Report() => new()
     {
         Enabled = true,
+        ProfileGrainCalls = _profileGrainCalls,
         ViewIntervalSeconds = ViewInterval.TotalSeconds,
         Requests = Volatile.Read(ref _requests),
         Failures = Volatile.Read(ref _failures),

@@ -36,10 +36,13 @@ public sealed record BurstSettings
     public bool TraceOrleans { get; init; }
 
     /// <summary>
-    /// Run the silos with the dashboard as a silo process does (Orleans' own dashboard and its grain-call profiler included),
-    /// and view it from the tool every second while the burst runs.
+    /// Run the silos with the dashboard as a silo process does (Orleans' own dashboard included), and view it from the
+    /// tool every second while the burst runs.
     /// </summary>
     public bool Dashboard { get; init; }
+
+    /// <summary>With <see cref="Dashboard"/>: Orleans' dashboard times grain calls (<c>VNodeMesh:Dashboard:ProfileGrainCalls</c>).</summary>
+    public bool ProfileGrainCalls { get; init; }
 
     /// <summary>Run against a real API server: pods are created through it and the silos serve them through the Kubernetes bridge.</summary>
     public bool Kubernetes { get; init; }

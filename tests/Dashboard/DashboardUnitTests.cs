@@ -222,12 +222,50 @@ public sealed class DashboardStartupTests
     }
 
     [Fact]
-    public async Task Orleans_dashboard_profiles_the_node_grain_but_not_pod_grains()
+    public async Task By_default_Orleans_dashboard_times_no_grain_call_and_still_counts_activations()
     {
         const string token = "a-token-long-enough";
         await using var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>
         {
             ["VNodeMesh:Dashboard:Token"] = token,
+            ["VNodeMesh:Dashboard:OrleansCounterInterval"] = "00:00:01",
+        });
+
+        // No silo-wide filter at all: Orleans then invokes each grain call directly, without its filter pipeline.
+        Assert.Empty(silo.Services.GetServices<IIncomingGrainCallFilter>());
+
+        using var http = new HttpClient { BaseAddress = silo.Address };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        (await http.GetAsync("/dashboard/DashboardCounters")).EnsureSuccessStatusCode(); // a viewer would turn a profiler on
+        var pods = Enumerable.Range(0, 5).Select(_ => silo.Grains.GetGrain<IPodGrain>(Guid.NewGuid())).ToList();
+        var podActivations = 0;
+        for (var attempt = 0; attempt < 50 && podActivations < pods.Count; attempt++)
+        {
+            foreach (var pod in pods)
+            {
+                await pod.GetSnapshot();
+            }
+
+            await Task.Delay(200);
+            using var counters = JsonDocument.Parse(await http.GetStringAsync("/dashboard/DashboardCounters"));
+            podActivations = counters.RootElement.GetProperty("simpleGrainStats").EnumerateArray()
+                .Where(g => g.GetProperty("grainType").GetString()!.Contains(nameof(PodGrain), StringComparison.Ordinal))
+                .Sum(g => g.GetProperty("activationCount").GetInt32());
+        }
+
+        Assert.True(podActivations >= pods.Count, $"Orleans' dashboard counted {podActivations} pod grain activations of {pods.Count}");
+        using var top = JsonDocument.Parse(await http.GetStringAsync("/dashboard/TopGrainMethods"));
+        Assert.Empty(top.RootElement.GetProperty("calls").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task Orleans_dashboard_asked_to_profile_times_the_node_grain_but_not_pod_grains()
+    {
+        const string token = "a-token-long-enough";
+        await using var silo = await DashboardSilo.StartAsync(new Dictionary<string, string?>
+        {
+            ["VNodeMesh:Dashboard:Token"] = token,
+            ["VNodeMesh:Dashboard:ProfileGrainCalls"] = "true",
             ["VNodeMesh:Nodes:Items:0:Name"] = "vn-profiled",
         });
         var filters = silo.Services.GetServices<IIncomingGrainCallFilter>().ToList();

@@ -12,7 +12,7 @@ public sealed class BurstCommandLineTests
     private static string Dotnet => Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
 
     [Theory]
-    [InlineData("--dashboard maybe", "--dashboard 'maybe' is neither 'on' nor 'off'")]
+    [InlineData("--dashboard maybe", "--dashboard 'maybe' is not 'on', 'profiled' or 'off'")]
     [InlineData("--telemetry maybe", "--telemetry 'maybe' is neither 'on' nor 'off'")]
     [InlineData("--kubernetes --dashboard on", "--dashboard on")]
     [InlineData("--profile cluster", "--profile cluster needs --kubernetes")]

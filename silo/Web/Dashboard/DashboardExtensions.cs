@@ -37,7 +37,7 @@ public static class DashboardExtensions
         {
             silo.AddDashboard(o => o.CounterUpdateIntervalMs = (int)options.OrleansCounterInterval.TotalMilliseconds);
             OrleansCounterExport.Every(services, options.OrleansCounterInterval);
-            SelectiveGrainProfilerFilter.Wrap(services);
+            SelectiveGrainProfilerFilter.Configure(services, options.ProfileGrainCalls);
         }
 
         return silo;

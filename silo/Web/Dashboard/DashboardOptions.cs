@@ -35,11 +35,16 @@ public sealed class DashboardOptions
     [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(12);
 
-    /// <summary>
-    /// Orleans' own dashboard at <c>/dashboard</c>. While it is viewed it times grain calls, all but the pod grains' and
-    /// Orleans' system targets' (<see cref="SelectiveGrainProfilerFilter"/>).
-    /// </summary>
+    /// <summary>Orleans' own dashboard at <c>/dashboard</c>.</summary>
     public bool OrleansDashboard { get; set; } = true;
+
+    /// <summary>
+    /// Whether Orleans' dashboard times grain calls (its grain methods' calls, failures and latency) while it is viewed:
+    /// all but the pod grains' and Orleans' system targets' (<see cref="SelectiveGrainProfilerFilter"/>). Off by default,
+    /// because the filter that times them sends every grain call of the silo, pod grains' too, through Orleans' filter
+    /// pipeline, viewed or not.
+    /// </summary>
+    public bool ProfileGrainCalls { get; set; }
 
     /// <summary>
     /// How often Orleans' dashboard refreshes its counters: the silo statistics it keeps while it is viewed, and its
