@@ -19,6 +19,7 @@ public sealed partial class PodGrain(
     IInstanceProvider provider,
     IOptions<PodLifecycleOptions> options,
     PodStageReporter stageReporter,
+    PodTraceSampler traceSampler,
     IPodMirror mirror,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime silo,
     TimeProvider time,
@@ -176,7 +177,7 @@ public sealed partial class PodGrain(
 
         try
         {
-            using var activity = PodTracing.StartStep(state.State, before, e);
+            using var activity = PodTracing.StartStep(traceSampler, this.GetPrimaryKey(), state.State, before, e);
             if (activity is not null)
             {
                 PodTracing.Describe(activity, this.GetPrimaryKey(), state.State, before, after, EventName(e), result.ErrorCode);

@@ -10,15 +10,18 @@ namespace VNodeMesh.Grains;
 /// step until the pod first runs or ends is its child, on whichever silo the pod is active, so one trace goes from the
 /// pod's first event to Running. The call that brought a step (a grain call, a provider outcome) is linked. After that,
 /// steps follow the call that caused them (a deletion, a status change) and link back to the lifecycle trace.
+/// Which pods are traced is chosen by <see cref="PodTraceSampler"/> before the root starts; the root carries the
+/// pod's UID (<see cref="PodUidTag"/>) so that the tracer's sampler can keep that choice.
 /// </summary>
 public static class PodTracing
 {
     public const string StartupSpan = "pod startup";
+    public const string PodUidTag = "k8s.pod.uid";
 
     private static readonly ConcurrentDictionary<Type, string> SpanNames = new();
 
     /// <summary>Starts the span of one step; null when nobody listens or the pod's trace is not sampled.</summary>
-    public static Activity? StartStep(PodState state, PodLifecycle before, PodEvent e)
+    public static Activity? StartStep(PodTraceSampler sampler, Guid uid, PodState state, PodLifecycle before, PodEvent e)
     {
         var source = VNodeMeshTelemetry.ActivitySource;
         if (!source.HasListeners())
@@ -30,13 +33,19 @@ public static class PodTracing
         var caller = Activity.Current;
         if (state.Trace is null || !ActivityContext.TryParse(state.Trace, null, out var lifecycle))
         {
+            if (!sampler.Traces(uid))
+            {
+                return null;
+            }
+
             // A root: without this, the span would join the trace of whatever call brought the pod.
             if (caller is not null)
             {
                 Activity.Current = null;
             }
 
-            var root = source.StartActivity(name, ActivityKind.Internal, default(ActivityContext), links: LinkTo(caller, default));
+            var root = source.StartActivity(name, ActivityKind.Internal, default(ActivityContext),
+                tags: [new(PodUidTag, uid.ToString())], links: LinkTo(caller, default));
             if (root is null)
             {
                 if (caller is not null)
@@ -115,7 +124,7 @@ public static class PodTracing
 
     private static void TagPod(Activity activity, Guid uid, PodState state)
     {
-        activity.SetTag("k8s.pod.uid", uid.ToString());
+        activity.SetTag(PodUidTag, uid.ToString());
         activity.SetTag("k8s.namespace.name", state.Namespace);
         activity.SetTag("k8s.pod.name", state.Name);
         activity.SetTag("k8s.node.name", state.Node);

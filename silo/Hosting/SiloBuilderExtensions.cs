@@ -33,6 +33,7 @@ public static class SiloBuilderExtensions
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PodStageReporter>();
+        services.TryAddSingleton(PodTraceSampler.All);
         services.TryAddSingleton<VirtualNodeGauges>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<PodStageReporter>());
         services.TryAddSingleton<IPodMirror, NoPodMirror>();

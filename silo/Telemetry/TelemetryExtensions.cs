@@ -79,6 +79,8 @@ public static class TelemetryExtensions
 
         if (options.TracesEnabled)
         {
+            var pods = new PodTraceSampler(SamplingRatio(options.Traces));
+            builder.Services.AddSingleton(pods);
             telemetry.WithTracing(tracing =>
             {
                 tracing.AddSource(VNodeMeshTelemetry.Name);
@@ -90,7 +92,7 @@ public static class TelemetryExtensions
                 tracing.AddAspNetCoreInstrumentation(aspnet => aspnet.Filter = context => !IsProbeOrScrape(context.Request.Path, options.Prometheus.Path))
                     .AddHttpClientInstrumentation()
                     // The ratio decides at a trace's root: a pod's lifecycle trace is kept or dropped whole.
-                    .SetSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(SamplingRatio(options.Traces))))
+                    .SetSampler(new ParentBasedSampler(new TraceRootSampler(pods)))
                     .AddOtlpExporter(exporter => Configure(exporter, options.Otlp, "v1/traces"));
             });
             if (options.Traces.Orleans)

@@ -334,6 +334,40 @@ public sealed class SimulatedCloudTests
     }
 
     [Fact]
+    public async Task Changed_since_lists_each_instance_once_at_its_latest_change_and_pages_past_other_nodes_changes()
+    {
+        var options = FixedLatency(schedule: 1, pending: 1);
+        options.QuotaUnlimited = true;
+        var cloud = Cloud(options);
+        var created = new HashSet<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            created.Add((await cloud.CreateContainerGroupAsync(Request($"a{i}", node: "vn-a"))).ContainerGroupId);
+            await cloud.CreateContainerGroupAsync(Request($"b{i}", node: "vn-b"));
+        }
+
+        // Each instance has made three changes in the window: created, pending, running.
+        time.Advance(TimeSpan.FromSeconds(3));
+        var nodeA = new Dictionary<string, string> { [ContainerGroupTags.Node] = "vn-a" };
+        var sizes = new List<int>();
+        var seen = new List<ContainerGroup>();
+        string? next = null;
+        do
+        {
+            var page = await cloud.DescribeChangedContainerGroupStatusAsync(new ChangedSinceQuery(10, 100, next, nodeA));
+            sizes.Add(page.Items.Count);
+            seen.AddRange(page.Items);
+            next = page.NextToken;
+        }
+        while (next is not null);
+
+        Assert.Equal([100, 100, 100], sizes);
+        Assert.True(created.SetEquals(seen.Select(g => g.ContainerGroupId)));
+        Assert.Equal(300, seen.Select(g => g.ContainerGroupId).Distinct().Count());
+        Assert.All(seen, g => Assert.Equal(ContainerGroupStatus.Running, g.Status));
+    }
+
+    [Fact]
     public async Task Changed_since_rejects_bad_limits_and_tokens()
     {
         var cloud = Cloud(SimulatorOptions.ZeroLatency());

@@ -59,6 +59,9 @@ public sealed class SimulatedCloud : IInstanceProvider
     private readonly Dictionary<string, TokenState> tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PodRecord> pods = new(StringComparer.Ordinal);
     private readonly PriorityQueue<Instance, long> purgeQueue = new();
+    // Every status change of every instance, past or scheduled, in page order: a changed-since page reads the
+    // changes of its window from its cursor on, not every instance (a node polls every second, a page at a time).
+    private readonly SortedSet<PageKey> changes = new();
 
     private double bucketTokens;
     private long bucketTicks;
@@ -361,6 +364,7 @@ public sealed class SimulatedCloud : IInstanceProvider
             StopSeconds = plan.StopSeconds,
         };
         instances.Add(id, instance);
+        TrackChanges(instance, add: true);
         if (finishedAt != long.MaxValue)
         {
             purgeQueue.Enqueue(instance, finishedAt + retentionTicks);
@@ -475,12 +479,29 @@ public sealed class SimulatedCloud : IInstanceProvider
             describeStatusCalls++;
             describeChangedCalls++;
             Purge(now);
-            foreach (var instance in instances.Values)
+            var from = after is { } last && last.Ticks >= windowStart ? last : new PageKey(windowStart, "");
+            var untilNow = new PageKey(now + 1, ""); // before every change after now
+            if (from.CompareTo(untilNow) < 0)
             {
-                instance.StatusAt(now, out var changedAt);
-                if (changedAt >= windowStart && Matches(instance, tags))
+                var offered = 0;
+                foreach (var change in changes.GetViewBetween(from, untilNow))
                 {
-                    page.Offer(instance, new PageKey(changedAt, instance.Id));
+                    if (after is { } cursor && change.CompareTo(cursor) <= 0)
+                    {
+                        continue;
+                    }
+
+                    var instance = instances[change.Id];
+                    // Listed once, at its latest change: an earlier one in the window is superseded.
+                    instance.StatusAt(now, out var changedAt);
+                    if (changedAt == change.Ticks && Matches(instance, tags))
+                    {
+                        page.Offer(instance, change);
+                        if (++offered > query.Limit)
+                        {
+                            break; // in page order: the rest are after this page
+                        }
+                    }
                 }
             }
 
@@ -719,6 +740,7 @@ public sealed class SimulatedCloud : IInstanceProvider
     {
         instance.Removed = true;
         instances.Remove(instance.Id);
+        TrackChanges(instance, add: false);
         ref var state = ref CollectionsMarshal.GetValueRefOrNullRef(tokens, instance.ClientToken);
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref state) && ReferenceEquals(state.Current, instance))
         {
@@ -731,6 +753,27 @@ public sealed class SimulatedCloud : IInstanceProvider
             if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref record))
             {
                 record.Alive--;
+            }
+        }
+    }
+
+    // Caller holds the lock.
+    private void TrackChanges(Instance instance, bool add)
+    {
+        foreach (var at in (ReadOnlySpan<long>)[instance.CreatedAt, instance.PendingAt, instance.RunningAt, instance.FinishedAt])
+        {
+            if (at == long.MaxValue)
+            {
+                continue;
+            }
+
+            if (add)
+            {
+                changes.Add(new PageKey(at, instance.Id));
+            }
+            else
+            {
+                changes.Remove(new PageKey(at, instance.Id));
             }
         }
     }
