@@ -1,4 +1,4 @@
-using System.Threading.RateLimiting;
+using VNodeMesh.Silo.Providers;
 
 namespace VNodeMesh.Silo.Kubernetes;
 
@@ -8,7 +8,7 @@ namespace VNodeMesh.Silo.Kubernetes;
 /// </summary>
 public class WriteBudget : IDisposable
 {
-    private readonly TokenBucketRateLimiter _limiter;
+    private readonly SteadyTokenBucket _limiter;
 
     public WriteBudget(IOptions<KubernetesOptions> options)
         : this(options.Value.WriteQps, options.Value.WriteBurst)
@@ -17,16 +17,7 @@ public class WriteBudget : IDisposable
 
     protected WriteBudget(double qps, int burst)
     {
-        var period = qps >= 10 ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromSeconds(1 / qps);
-        _limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = burst,
-            TokensPerPeriod = Math.Max(1, (int)Math.Round(qps * period.TotalSeconds)),
-            ReplenishmentPeriod = period,
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        });
+        _limiter = new SteadyTokenBucket(burst, qps);
     }
 
     public async ValueTask SpendAsync(CancellationToken cancellationToken)

@@ -48,7 +48,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
         _inner = inner;
         _shape = BudgetShape.Of(quota);
         _budget = quota.Unlimited ? null : budget.CreateLimiter(quota);
-        _describeBudget = CreateBudget(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
+        _describeBudget = new SteadyTokenBucket(Math.Max(1, quota.DescribePerMinute / 60), quota.DescribePerMinute / 60.0);
     }
 
     public string Name => _inner.Name;
@@ -154,49 +154,5 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
         {
             Throttles.Add(1, new("operation", operation), new("code", error.Code));
         }
-    }
-
-    /// <summary>A token bucket like the cloud's: <paramref name="burst"/> tokens, refilled at <paramref name="perSecond"/>, waiters served in order.</summary>
-    internal static TokenBucketRateLimiter CreateBudget(int burst, double perSecond)
-    {
-        var (tokens, period) = RefillStep(perSecond);
-        return new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = burst,
-            ReplenishmentPeriod = period,
-            TokensPerPeriod = tokens,
-            QueueLimit = int.MaxValue,
-            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
-            AutoReplenishment = true,
-        });
-    }
-
-    /// <summary>
-    /// The refill as whole tokens every whole number of milliseconds (the limiter's timer cannot do
-    /// better): the shortest period, up to 250 ms, that comes within 1% of <paramref name="perSecond"/>
-    /// without exceeding it, else the closest.
-    /// </summary>
-    internal static (int Tokens, TimeSpan Period) RefillStep(double perSecond)
-    {
-        var best = (Tokens: 1, Milliseconds: Math.Max(1, (int)Math.Ceiling(1000 / perSecond)));
-        for (var tokens = 1; tokens <= 10_000; tokens++)
-        {
-            var milliseconds = (int)Math.Ceiling(1000 * tokens / perSecond);
-            if (milliseconds > 250)
-            {
-                break;
-            }
-
-            if (milliseconds >= 1 && tokens * 1000.0 / milliseconds > best.Tokens * 1000.0 / best.Milliseconds)
-            {
-                best = (tokens, milliseconds);
-                if (tokens * 1000.0 / milliseconds >= 0.99 * perSecond)
-                {
-                    break;
-                }
-            }
-        }
-
-        return (best.Tokens, TimeSpan.FromMilliseconds(best.Milliseconds));
     }
 }

@@ -28,6 +28,6 @@ public sealed class LocalProviderBudget : IProviderBudget
     public RateLimiter CreateLimiter(ProviderQuotaOptions quota)
     {
         var shape = BudgetShape.Of(quota);
-        return PacedInstanceProvider.CreateBudget(shape.Burst, shape.PerSecond);
+        return new SteadyTokenBucket(shape.Burst, shape.PerSecond);
     }
 }
