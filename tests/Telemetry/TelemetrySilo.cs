@@ -44,6 +44,9 @@ public sealed class TelemetrySilo : IAsyncDisposable
             ["VNodeMesh:Pods:RetryBaseDelay"] = "00:00:00.050",
             ["VNodeMesh:Pods:RetryMaxDelay"] = "00:00:00.500",
             ["VNodeMesh:VirtualNodes:PollInterval"] = "00:00:00.200",
+            // Every silo of the test process traces on the same sources: an exporter's queue must not drop their spans.
+            ["OTEL_BSP_MAX_QUEUE_SIZE"] = "1000000",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
