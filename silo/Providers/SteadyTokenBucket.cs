@@ -4,9 +4,10 @@ namespace VNodeMesh.Silo.Providers;
 
 /// <summary>
 /// A token bucket refilled by the time that has passed, its waiters served in order: a budget a busy
-/// process spends in full. The runtime's <see cref="TokenBucketRateLimiter"/> adds a period's tokens per
-/// timer tick, so every tick a saturated silo delays is budget lost; refilled by elapsed time instead,
-/// it refills a bucket that stayed full for a while at once when it is next spent, a second burst.
+/// process spends in full. The runtime's <see cref="TokenBucketRateLimiter"/> either adds a period's tokens
+/// per timer tick, so every tick a saturated silo delays is budget lost, or (replenished by hand) counts the
+/// time since it was last not full, so a bucket that stayed full for a while refills at once when next
+/// spent: a second burst.
 /// </summary>
 public sealed class SteadyTokenBucket : RateLimiter
 {
@@ -78,7 +79,13 @@ public sealed class SteadyTokenBucket : RateLimiter
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return TryTake(permitCount) ? Granted : Count(Refused);
+            if (TryTake(permitCount))
+            {
+                return Granted;
+            }
+
+            _refused++;
+            return Refused;
         }
     }
 
@@ -239,12 +246,6 @@ public sealed class SteadyTokenBucket : RateLimiter
     {
         _waiters.Remove(waiter.Node!);
         _queuedPermits -= waiter.Permits;
-    }
-
-    private RateLimitLease Count(RateLimitLease refused)
-    {
-        _refused++;
-        return refused;
     }
 
     private sealed class Waiter(SteadyTokenBucket bucket, int permits) : TaskCompletionSource<RateLimitLease>(TaskCreationOptions.RunContinuationsAsynchronously)
