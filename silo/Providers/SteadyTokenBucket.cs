@@ -46,14 +46,10 @@ public sealed class SteadyTokenBucket : RateLimiter
         {
             lock (_lock)
             {
-                Refill();
-                if (_waiters.Count > 0 || _tokens < _burst)
-                {
-                    return null;
-                }
-
-                // Since the bucket became full: Refill caps the tokens, so that moment is behind the last refill.
-                return _time.GetElapsedTime(_refilledAt);
+                // Idle since the refill made the bucket full, which can lie between two refills.
+                var fullAt = _refilledAt + (long)((_burst - _tokens) / _perSecond * _time.TimestampFrequency);
+                var now = _time.GetTimestamp();
+                return _waiters.Count > 0 || now < fullAt ? null : _time.GetElapsedTime(fullAt, now);
             }
         }
     }

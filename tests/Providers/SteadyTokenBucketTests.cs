@@ -46,16 +46,22 @@ public sealed class SteadyTokenBucketTests
     }
 
     [Fact]
-    public void A_bucket_full_for_an_hour_gives_one_burst_not_two()
+    public void A_bucket_full_for_an_hour_gives_one_burst_not_two_and_says_how_long_it_was_idle()
     {
         using var bucket = new SteadyTokenBucket(burst: 5, perSecond: 10, _time);
         _time.Advance(TimeSpan.FromHours(1));
 
+        Assert.Equal(TimeSpan.FromHours(1), bucket.IdleDuration);
         Assert.True(bucket.AttemptAcquire(5).IsAcquired);
+        Assert.Null(bucket.IdleDuration);
         _time.Advance(TimeSpan.FromMilliseconds(50));
         Assert.False(bucket.AttemptAcquire().IsAcquired);
         _time.Advance(TimeSpan.FromMilliseconds(50));
         Assert.True(bucket.AttemptAcquire().IsAcquired);
+
+        // Full again half a second after that token (5 at 10/s), idle since then.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(0.5), bucket.IdleDuration);
     }
 
     [Fact]
