@@ -30,12 +30,13 @@ var telemetry = new Option<string>("--telemetry") { Description = "on: the silos
 var traceSampling = new Option<double?>("--trace-sampling") { Description = "With --telemetry on: the silos' trace sampling ratio (default: the silo's, VNodeMesh:Telemetry:Traces:SamplingRatio)." };
 var traceOrleans = new Option<bool>("--trace-orleans") { Description = "With --telemetry on: trace Orleans too, with activity propagation through grain calls (VNodeMesh:Telemetry:Traces:Orleans)." };
 var dashboard = new Option<string>("--dashboard") { Description = "on: the silos serve the dashboard (Orleans' own included), which the tool views every second as people watching the burst would; profiled: on, with Orleans' dashboard timing grain calls (VNodeMesh:Dashboard:ProfileGrainCalls); off: none.", DefaultValueFactory = _ => "off" };
+var warmup = new Option<int?>("--warmup") { Description = "Pods per warm-up round, run and deleted before the clock starts until the runtime has compiled their paths, so that the burst meets a warm process as a long-running silo would (default: 2000 with --quota unlimited, otherwise 0: a warm-up under a budget would spend it). The embedded burst only." };
 var noBaseline = new Option<bool>("--no-baseline") { Description = "With --kubernetes: skip the plain-client baseline." };
 
 var burst = new Command("burst", "Create a burst of pods on the embedded default and report how it went.")
 {
     pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt, telemetry, traceSampling, traceOrleans, dashboard,
-    kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline,
+    kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline, warmup,
     profile, redis, restartRedisAt, apiFaults, runDir,
 };
 burst.SetAction(async (parse, cancellationToken) =>
@@ -90,10 +91,16 @@ burst.SetAction(async (parse, cancellationToken) =>
             ApiFaults = parse.GetValue(apiFaults),
             RunDirectory = parse.GetValue(runDir),
         };
+        settings = settings with { WarmupPods = parse.GetValue(warmup) is { } warm ? NotNegative(warm, "--warmup") : settings.DefaultWarmupPods };
         Option[] kubernetesOnly = [kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline];
         if (!settings.Telemetry && new Option[] { traceSampling, traceOrleans }.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } tracing)
         {
             throw new FormatException($"{tracing.Name} needs --telemetry on");
+        }
+
+        if (settings.Kubernetes && parse.GetResult(warmup) is { Implicit: false })
+        {
+            throw new FormatException("--warmup is for the embedded burst, not --kubernetes");
         }
 
         if (settings.Kubernetes && settings.Dashboard)
@@ -172,6 +179,9 @@ return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessT
 
 static int Positive(int value, string name) =>
     value > 0 ? value : throw new FormatException($"{name} must be a positive number, not {value}");
+
+static int NotNegative(int value, string name) =>
+    value >= 0 ? value : throw new FormatException($"{name} must be 0 or more, not {value}");
 
 static double Between(double value, double min, double max, string name) =>
     value >= min && value <= max ? value : throw new FormatException($"{name} must be between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}, not {value.ToString(CultureInfo.InvariantCulture)}");

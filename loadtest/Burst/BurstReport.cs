@@ -46,6 +46,10 @@ public sealed record BurstReport
 {
     public string Scenario { get; init; } = "burst";
     public int Pods { get; init; }
+    /// <summary>Pods per warm-up round, run and deleted before the clock started (<see cref="BurstSettings.WarmupPods"/>); not counted anywhere else.</summary>
+    public int WarmupPods { get; init; }
+    /// <summary>Warm-up rounds run: until one left the runtime little to compile.</summary>
+    public int WarmupRounds { get; init; }
     public int Silos { get; init; }
     /// <summary>simulator, or eci: the ECI provider over HTTP to the emulator.</summary>
     public string Provider { get; init; } = "simulator";
@@ -144,6 +148,7 @@ public sealed record BurstReport
         return new BurstReport
         {
             Pods = settings.Pods,
+            WarmupPods = settings.WarmupPods,
             Silos = settings.Silos,
             Provider = settings.Provider,
             Quota = settings.QuotaText,

@@ -26,6 +26,8 @@ public sealed class BurstCommandLineTests
     [InlineData("--kubernetes --profile cluster --redis 127.0.0.1:6379 --restart-redis-at 0.3", "--restart-redis-at restarts the tool's own Redis")]
     [InlineData("--api-faults", "--api-faults needs --kubernetes")]
     [InlineData("--kubernetes --run-dir /tmp/x", "--run-dir needs --profile cluster")]
+    [InlineData("--warmup=-5", "--warmup must be 0 or more, not -5")]
+    [InlineData("--kubernetes --warmup 100", "--warmup is for the embedded burst, not --kubernetes")]
     public async Task Options_that_cannot_work_are_refused_with_a_message_naming_them(string arguments, string message)
     {
         var result = await HelmTools.RunAsync(Dotnet, [Tool, "burst", .. arguments.Split(' ')]);

@@ -33,6 +33,40 @@ public sealed class BurstScenarioTests
         Assert.Contains("\"duplicateInstances\": 0", report.ToJson());
     }
 
+    [Fact]
+    public async Task A_warm_up_runs_and_deletes_its_own_pods_and_the_report_counts_only_the_burst()
+    {
+        var settings = new BurstSettings
+        {
+            Pods = 200,
+            WarmupPods = 150,
+            Quota = BurstSettings.ParseQuota("unlimited"),
+            ZeroLatency = true,
+            Timeout = TimeSpan.FromSeconds(90),
+        };
+        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+
+        Assert.Equal(200, report.Running);
+        Assert.Equal(0, report.Lost);
+        Assert.Equal(0, report.DuplicateInstances);
+        Assert.Equal(200, report.ProviderCalls.Create);
+        Assert.Equal(0, report.ProviderCalls.Delete);
+        Assert.Equal(200, Assert.Single(report.PodsByStage, stage => stage.Key == "Running").Value);
+        Assert.Single(report.PodsByStage);
+        Assert.Equal(150, report.WarmupPods);
+        Assert.InRange(report.WarmupRounds, 1, 5);
+        Assert.Contains(report.Steps, step => step.Name == "warm-up" && step.Seconds > 0);
+    }
+
+    [Fact]
+    public void A_warm_up_is_the_default_only_where_it_spends_no_budget()
+    {
+        Assert.Equal(2000, new BurstSettings { Pods = 50_000, Quota = BurstSettings.ParseQuota("unlimited") }.DefaultWarmupPods);
+        Assert.Equal(300, new BurstSettings { Pods = 300, Quota = BurstSettings.ParseQuota("unlimited") }.DefaultWarmupPods);
+        Assert.Equal(0, new BurstSettings { Pods = 50_000 }.DefaultWarmupPods);
+        Assert.Equal(0, new BurstSettings { Pods = 50_000, Quota = BurstSettings.ParseQuota("unlimited"), Kubernetes = true }.DefaultWarmupPods);
+    }
+
     [Theory]
     [InlineData("100/20", 100, 20.0)]
     [InlineData("5/0.5", 5, 0.5)]

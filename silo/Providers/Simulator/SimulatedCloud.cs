@@ -119,6 +119,23 @@ public sealed class SimulatedCloud : IInstanceProvider
         }
     }
 
+    /// <summary>
+    /// Starts the counters of <see cref="Statistics"/> again from zero, so that they count from here on (a load
+    /// test's measured phase after its warm-up). Instances, and what each pod was created, are kept.
+    /// </summary>
+    public void RestartStatistics()
+    {
+        lock (gate)
+        {
+            createCalls = instancesCreated = createReplays = createThrottled = createFailed = 0;
+            describeStatusCalls = describeChangedCalls = describeGroupsCalls = describeEventsCalls = 0;
+            deleteCalls = deletesSucceeded = deleteThrottled = 0;
+            transientErrors = noStockErrors = invalidSpecErrors = instancesPurged = 0;
+            firstCreateCallTicks = lastCreateTicks = -1;
+            duplicatePods = 0;
+        }
+    }
+
     /// <summary>How many instances were ever created for the pod UID (tag <see cref="ContainerGroupTags.PodUid"/>).</summary>
     public int InstancesCreatedForPod(string podUid)
     {
