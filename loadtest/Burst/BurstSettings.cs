@@ -23,7 +23,7 @@ public sealed record BurstSettings
     /// <summary>
     /// Pods per warm-up round, run to Running and deleted before the clock starts (the embedded burst only). A cold
     /// process's first pods pay for compiling its code paths and for the runtime's later recompilation of the hot
-    /// ones, which in a cold 50,000-pod burst takes about a third of its CPU; a long-running silo paid that long
+    /// ones, which in a cold 50,000-pod burst takes a quarter to a third of its CPU; a long-running silo paid that long
     /// before the burst came.
     /// </summary>
     public int WarmupPods { get; init; }
