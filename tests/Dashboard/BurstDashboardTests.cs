@@ -1,4 +1,3 @@
-using Spectre.Console;
 using VNodeMesh.LoadTest.Burst;
 using VNodeMesh.Tests.LoadTest;
 
@@ -13,17 +12,8 @@ public sealed class BurstDashboardTests
     [InlineData(true)]
     public async Task A_burst_with_the_dashboard_on_settles_every_pod_while_the_dashboard_is_viewed_without_a_failure(bool profileGrainCalls)
     {
-        var settings = new BurstSettings
-        {
-            Pods = 200,
-            Silos = 2,
-            Quota = BurstSettings.ParseQuota("unlimited"),
-            ZeroLatency = true,
-            Timeout = TimeSpan.FromSeconds(90),
-            Dashboard = true,
-            ProfileGrainCalls = profileGrainCalls,
-        };
-        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+        var settings = TestBursts.Unlimited(200) with { Silos = 2, Dashboard = true, ProfileGrainCalls = profileGrainCalls };
+        var report = await new BurstScenario(settings, TestBursts.Silent()).RunAsync();
 
         Assert.Equal(200, report.Running);
         Assert.Equal(0, report.Lost);

@@ -1,4 +1,3 @@
-using Spectre.Console;
 using VNodeMesh.LoadTest.Burst;
 
 namespace VNodeMesh.Tests.LoadTest;
@@ -13,15 +12,8 @@ public sealed class BurstScenarioTests
     [Fact]
     public async Task A_small_burst_on_two_silos_reports_every_pod_running()
     {
-        var settings = new BurstSettings
-        {
-            Pods = 300,
-            Silos = 2,
-            Quota = BurstSettings.ParseQuota("unlimited"),
-            ZeroLatency = true,
-            Timeout = TimeSpan.FromSeconds(90),
-        };
-        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+        var settings = TestBursts.Unlimited(300) with { Silos = 2 };
+        var report = await new BurstScenario(settings, TestBursts.Silent()).RunAsync();
 
         Assert.Equal(300, report.Running);
         Assert.Equal(0, report.Lost);
@@ -36,15 +28,8 @@ public sealed class BurstScenarioTests
     [Fact]
     public async Task A_warm_up_runs_and_deletes_its_own_pods_and_the_report_counts_only_the_burst()
     {
-        var settings = new BurstSettings
-        {
-            Pods = 200,
-            WarmupPods = 150,
-            Quota = BurstSettings.ParseQuota("unlimited"),
-            ZeroLatency = true,
-            Timeout = TimeSpan.FromSeconds(90),
-        };
-        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+        var settings = TestBursts.Unlimited(200) with { WarmupPods = 150 };
+        var report = await new BurstScenario(settings, TestBursts.Silent()).RunAsync();
 
         Assert.Equal(200, report.Running);
         Assert.Equal(0, report.Lost);

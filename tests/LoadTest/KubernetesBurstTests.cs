@@ -1,4 +1,3 @@
-using Spectre.Console;
 using VNodeMesh.LoadTest.Burst;
 
 namespace VNodeMesh.Tests.LoadTest;
@@ -18,16 +17,8 @@ public sealed class KubernetesBurstTests
             "KUBECONFIG is not set: this test needs a Kubernetes API server (e.g. /work/shared/tools/kube-local: "
             + "KUBECONFIG=$(KUBE_LOCAL_COMPONENTS=full up.sh)); the test command always provides one");
 
-        var settings = new BurstSettings
-        {
-            Kubernetes = true,
-            Pods = 50,
-            Silos = 1,
-            Quota = BurstSettings.ParseQuota("unlimited"),
-            ZeroLatency = true,
-            Timeout = TimeSpan.FromSeconds(120),
-        };
-        var report = await new KubernetesBurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+        var settings = TestBursts.Unlimited(50) with { Kubernetes = true, Timeout = TimeSpan.FromSeconds(120) };
+        var report = await new KubernetesBurstScenario(settings, TestBursts.Silent()).RunAsync();
 
         Assert.True(report.Kubernetes);
         Assert.Equal(50, report.Running);
@@ -52,7 +43,7 @@ public sealed class KubernetesBurstTests
     {
         var settings = new BurstSettings { Kubernetes = true, Kubeconfig = "/nonexistent/kubeconfig", Pods = 1 };
         var error = await Assert.ThrowsAsync<KubernetesUnavailableException>(
-            () => new KubernetesBurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync());
+            () => new KubernetesBurstScenario(settings, TestBursts.Silent()).RunAsync());
         Assert.Contains("/nonexistent/kubeconfig", error.Message);
     }
 
@@ -84,7 +75,7 @@ public sealed class KubernetesBurstTests
         {
             var settings = new BurstSettings { Kubernetes = true, Kubeconfig = path, Pods = 1 };
             var error = await Assert.ThrowsAsync<KubernetesUnavailableException>(
-                () => new KubernetesBurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync());
+                () => new KubernetesBurstScenario(settings, TestBursts.Silent()).RunAsync());
             Assert.Contains($"https://127.0.0.1:{port}", error.Message);
             Assert.Contains("unreachable", error.Message);
         }

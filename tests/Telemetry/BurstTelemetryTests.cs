@@ -1,4 +1,3 @@
-using Spectre.Console;
 using VNodeMesh.LoadTest.Burst;
 using VNodeMesh.Tests.LoadTest;
 
@@ -11,16 +10,8 @@ public sealed class BurstTelemetryTests
     [Fact]
     public async Task A_burst_with_telemetry_runs_its_silos_with_the_full_pipeline_and_says_so()
     {
-        var settings = new BurstSettings
-        {
-            Pods = 300,
-            Silos = 2,
-            Quota = BurstSettings.ParseQuota("unlimited"),
-            ZeroLatency = true,
-            Timeout = TimeSpan.FromSeconds(90),
-            Telemetry = true,
-        };
-        var report = await new BurstScenario(settings, AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })).RunAsync();
+        var settings = TestBursts.Unlimited(300) with { Silos = 2, Telemetry = true };
+        var report = await new BurstScenario(settings, TestBursts.Silent()).RunAsync();
 
         Assert.Equal(300, report.Running);
         Assert.Equal(0, report.Lost);

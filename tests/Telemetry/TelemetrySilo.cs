@@ -84,6 +84,25 @@ public sealed class TelemetrySilo : IAsyncDisposable
         }
     }
 
+    /// <summary>Scrapes <c>/metrics</c> until <paramref name="done"/> holds for the text, which it returns.</summary>
+    public async Task<string> ScrapeUntilAsync(Func<string, bool> done, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            using var response = await Http.GetAsync("/metrics");
+            response.EnsureSuccessStatusCode();
+            var text = await response.Content.ReadAsStringAsync();
+            if (done(text))
+            {
+                return text;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"the scrape never showed what was expected:\n{text}");
+            await Task.Delay(300);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

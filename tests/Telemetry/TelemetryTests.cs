@@ -70,8 +70,8 @@ public sealed class TelemetryTests(TelemetrySiloFixture fixture) : IClassFixture
     {
         var node = fixture.Silo.Node;
         // The node learns stages in batches: the scrape is read until it has caught up.
-        var text = await ScrapeUntilAsync(t => PrometheusText.Samples(t, "vnodemesh_pods")
-            .Any(s => s.Has("node", node) && s.Has("stage", "Running") && s.Value == TelemetrySiloFixture.RunningPods));
+        var text = await fixture.Silo.ScrapeUntilAsync(t => PrometheusText.Samples(t, "vnodemesh_pods")
+            .Any(s => s.Has("node", node) && s.Has("stage", "Running") && s.Value == TelemetrySiloFixture.RunningPods), Patience);
 
         Assert.Contains(PrometheusText.Samples(text, "vnodemesh_pods"), s => s.Has("node", node) && s.Has("stage", "Failed") && s.Value == 1);
         Assert.Contains("Pods known to each virtual node", PrometheusText.Metadata(text, "HELP", "vnodemesh_pods"));
@@ -165,24 +165,6 @@ public sealed class TelemetryTests(TelemetrySiloFixture fixture) : IClassFixture
     }
 
     private const string PodUid = "k8s.pod.uid";
-
-    private async Task<string> ScrapeUntilAsync(Func<string, bool> done)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            using var response = await fixture.Silo.Http.GetAsync("/metrics");
-            response.EnsureSuccessStatusCode();
-            var text = await response.Content.ReadAsStringAsync();
-            if (done(text))
-            {
-                return text;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"the scrape never showed what was expected:\n{text}");
-            await Task.Delay(300);
-        }
-    }
 
     private async Task<IReadOnlyList<OtlpSpan>> WaitForSpansAsync(Func<IReadOnlyList<OtlpSpan>, bool> done)
     {
