@@ -55,6 +55,20 @@ public sealed partial class PodGrain(
         }
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Its silo is stopping and abandons the pod's provider call or retry timer. A message sent now
+        // waits until this activation is gone, then activates the pod on a silo that stays, which
+        // resumes it at once rather than at its watchdog.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && state.RecordExists
+            && (AwaitsProvider || Lifecycle.Stage == PodStage.BackingOff))
+        {
+            this.AsReference<IPodGrain>().Resync().Ignore();
+        }
+
+        return Task.CompletedTask;
+    }
+
     public async Task<PodStage> Submit(string node, PodManifest pod)
     {
         if (Lifecycle.Stage != PodStage.New)
@@ -150,8 +164,10 @@ public sealed partial class PodGrain(
     /// Waiting for a provider call's outcome with no call in flight: the outcome was lost (its delivery
     /// timed out). The pod is re-driven as after a reactivation, looking for an instance before creating one.
     /// </summary>
-    private bool Stalled => Volatile.Read(ref _callsInFlight) == 0 && Lifecycle.RetryAt is null
-        && (Lifecycle.Releasing || Lifecycle.Stage is PodStage.Creating or PodStage.Recovering or PodStage.Deleting);
+    private bool Stalled => Volatile.Read(ref _callsInFlight) == 0 && Lifecycle.RetryAt is null && AwaitsProvider;
+
+    /// <summary>The pod waits for a provider call of its own (not for its instance's status, which the node's poll brings).</summary>
+    private bool AwaitsProvider => Lifecycle.Releasing || Lifecycle.Stage is PodStage.Creating or PodStage.Recovering or PodStage.Deleting;
 
     private void Remember(string node, PodManifest pod, bool keepManifest)
     {
@@ -343,7 +359,7 @@ public sealed partial class PodGrain(
         {
             case CreateInstance create when state.State.Manifest is { } pod:
                 var request = new CreateContainerGroupRequest(ClientToken(pod.Uid), ContainerGroupName(pod), _pod ??= pod.ToPod(), create.Spec, Tags(pod));
-                Background(async ct => new CreateSucceeded(await provider.CreateContainerGroupAsync(request, ct)), static e => new CreateFailed(e));
+                Background(async ct => new CreateSucceeded(await provider.CreateContainerGroupAsync(request, ct)), static e => new CreateFailed(e), new CreateNotSent());
                 break;
             case CreateInstance:
                 await ApplyAsync(new CreateFailed(new ProviderError(ProviderErrorKind.InvalidSpec, "ManifestMissing", "the pod's manifest was not kept, so its instance cannot be created")));
@@ -381,9 +397,10 @@ public sealed partial class PodGrain(
     /// <summary>
     /// Runs a provider call on the thread pool, outside the grain's turn; its outcome comes back
     /// as a message, so it is applied in order with everything else. When this silo stops, the call
-    /// is abandoned: the pod's watchdog resumes it elsewhere, looking for an instance first.
+    /// is abandoned and the pod resumed elsewhere (<see cref="OnDeactivateAsync"/>), looking for an
+    /// instance first; <paramref name="notSent"/> tells it first that the call had not left.
     /// </summary>
-    private void Background(Func<CancellationToken, Task<PodEvent>> call, Func<ProviderError, PodEvent> failed)
+    private void Background(Func<CancellationToken, Task<PodEvent>> call, Func<ProviderError, PodEvent> failed, PodEvent? notSent = null)
     {
         var self = this.AsReference<IPodGrain>();
         var podUid = this.GetPrimaryKey();
@@ -400,6 +417,10 @@ public sealed partial class PodGrain(
             {
                 outcome = failed(ex.Error);
             }
+            catch (RequestNotSentException) when (notSent is not null)
+            {
+                outcome = notSent;
+            }
             catch (Exception) when (stopping.IsCancellationRequested)
             {
                 return;
@@ -412,7 +433,8 @@ public sealed partial class PodGrain(
 
             try
             {
-                for (var attempt = 1; !stopping.IsCancellationRequested; attempt++)
+                // Tried once even while the silo stops: an outcome applied before the pod moves spares its next activation the doubt.
+                for (var attempt = 1; attempt == 1 || !stopping.IsCancellationRequested; attempt++)
                 {
                     try
                     {

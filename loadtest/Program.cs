@@ -16,6 +16,7 @@ var killSiloAt = new Option<double?>("--kill-silo-at") { Description = "Kill a s
 var profile = new Option<string>("--profile") { Description = "local: the silos run in this process; cluster (with --kubernetes): each silo is a process of its own on the cluster profile, with Redis and one ECI emulator shared.", DefaultValueFactory = _ => "local" };
 var redis = new Option<string?>("--redis") { Description = "With --profile cluster: use this Redis (host:port) instead of starting one." };
 var restartRedisAt = new Option<double?>("--restart-redis-at") { Description = "With --profile cluster: kill Redis and start it again on the same port and data when this fraction (0 to 1, exclusive) of the pods runs." };
+var rollingUpgradeAt = new Option<double?>("--rolling-upgrade-at") { Description = "With --profile cluster: when this fraction (0 to 1, exclusive) of the pods runs, replace every silo one at a time as the chart's rolling update does: start a new silo, wait until it is ready, then stop an old one with SIGTERM." };
 var apiFaults = new Option<bool>("--api-faults") { Description = "With --kubernetes: the silos reach the API server through a proxy that breaks their watches every 30 s and, every other time, holds them until they resume into 410 Gone." };
 var runDir = new Option<string?>("--run-dir") { Description = "With --profile cluster: where the silo processes' output goes (default: a new directory under the temporary directory)." };
 var provider = new Option<string>("--provider") { Description = "simulator, or eci: the ECI provider over signed HTTP to the ECI emulator started on 127.0.0.1.", DefaultValueFactory = _ => "simulator" };
@@ -37,7 +38,7 @@ var burst = new Command("burst", "Create a burst of pods on the embedded default
 {
     pods, silos, report, provider, quota, latency, faults, throttleFaults, seed, timeout, killSiloAt, telemetry, traceSampling, traceOrleans, dashboard,
     kubernetes, kubeconfig, scheduler, createConcurrency, writeQps, writeBurst, writeConcurrency, noBaseline, warmup,
-    profile, redis, restartRedisAt, apiFaults, runDir,
+    profile, redis, restartRedisAt, rollingUpgradeAt, apiFaults, runDir,
 };
 burst.SetAction(async (parse, cancellationToken) =>
 {
@@ -88,6 +89,7 @@ burst.SetAction(async (parse, cancellationToken) =>
             Profile = parse.GetValue(profile) is "local" or "cluster" ? parse.GetValue(profile)! : throw new FormatException($"--profile '{parse.GetValue(profile)}' is neither 'local' nor 'cluster'"),
             Redis = parse.GetValue(redis) is { } address ? RedisAddress(address) : null,
             RestartRedisAt = parse.GetValue(restartRedisAt) is { } restartAt ? Fraction(restartAt, "--restart-redis-at") : null,
+            RollingUpgradeAt = parse.GetValue(rollingUpgradeAt) is { } upgradeAt ? Fraction(upgradeAt, "--rolling-upgrade-at") : null,
             ApiFaults = parse.GetValue(apiFaults),
             RunDirectory = parse.GetValue(runDir),
         };
@@ -123,7 +125,7 @@ burst.SetAction(async (parse, cancellationToken) =>
             throw new FormatException("--api-faults needs --kubernetes");
         }
 
-        Option[] clusterOnly = [redis, restartRedisAt, runDir];
+        Option[] clusterOnly = [redis, restartRedisAt, rollingUpgradeAt, runDir];
         if (!settings.SiloProcesses && clusterOnly.FirstOrDefault(o => parse.GetResult(o) is { Implicit: false }) is { } needsCluster)
         {
             throw new FormatException($"{needsCluster.Name} needs --profile cluster");
@@ -132,6 +134,11 @@ burst.SetAction(async (parse, cancellationToken) =>
         if (settings.KillSiloAt is not null && settings.Silos < 2)
         {
             throw new FormatException($"--kill-silo-at needs --silos 2 or more, so that a silo survives the kill (--silos is {settings.Silos})");
+        }
+
+        if (settings.RollingUpgradeAt is not null && settings.KillSiloAt is not null)
+        {
+            throw new FormatException("--rolling-upgrade-at and --kill-silo-at cannot be combined: each is measured on its own");
         }
 
         if (settings.RestartRedisAt is not null && settings.Redis is not null)

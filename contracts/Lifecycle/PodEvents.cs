@@ -20,6 +20,13 @@ public sealed record CreateSucceeded([property: Id(0)] CreateContainerGroupResul
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.CreateFailed")]
 public sealed record CreateFailed([property: Id(0)] ProviderError Error) : PodEvent;
 
+/// <summary>
+/// The create was cancelled before it was sent (its silo stopped while it waited for the budget): this
+/// attempt made no instance, so the pod that resumes it need not wait for one to land.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.CreateNotSent")]
+public sealed record CreateNotSent : PodEvent;
+
 /// <summary>After a restart, the lookup by pod UID found the pod's instance.</summary>
 [GenerateSerializer, Immutable, Alias("VNodeMesh.PodEvent.InstanceFound")]
 public sealed record InstanceFound([property: Id(0)] ContainerGroup Instance) : PodEvent;

@@ -63,3 +63,10 @@ public sealed class InstanceNotFoundException(string code, string message, strin
 
 public sealed class PermanentProviderException(string code, string message, string? requestId = null)
     : ProviderException(new(ProviderErrorKind.Permanent, code, message, RequestId: requestId));
+
+/// <summary>
+/// The call was cancelled before its request left this process (it still waited for the budget): it had no
+/// effect in the cloud.
+/// </summary>
+public sealed class RequestNotSentException(string operation, CancellationToken cancellationToken)
+    : OperationCanceledException($"the {operation} was cancelled before it was sent", cancellationToken);

@@ -52,6 +52,8 @@ public static class PodStateMachine
     {
         CreateSucceeded c => Adopt(s, c.Result.ContainerGroupId, ContainerGroupStatus.Scheduling, ctx),
         CreateFailed f => OnCreateFailed(s, f.Error, ctx),
+        // An earlier attempt that timed out may still have made one: look, but without the landing grace.
+        CreateNotSent => Lookup(s),
         InstanceObserved o => Adopt(s, o.Instance.ContainerGroupId, o.Instance.Status, ctx, o.Instance),
         DeletionRequested => s with { Stage = PodStage.Deleting }, // the create's outcome decides what to delete
         // The lost activation's create may have been sent and land later: if the lookup finds nothing, the
@@ -127,7 +129,7 @@ public static class PodStateMachine
                 CreateSucceeded c => DeleteNow(s, c.Result.ContainerGroupId),
                 InstanceFound f => DeleteNow(s, f.Instance.ContainerGroupId),
                 InstanceObserved o => DeleteNow(s, o.Instance.ContainerGroupId),
-                CreateFailed => Lookup(s), // a failed create may still have made an instance
+                CreateFailed or CreateNotSent => Lookup(s), // a failed create may still have made an instance, an earlier one too
                 InstanceMissing => Gone(s),
                 LookupFailed f => RetryLater(s, f.Error, ctx),
                 TimerElapsed when s.RetryAt is { } at && ctx.Now >= at => Lookup(s),

@@ -86,6 +86,8 @@ public sealed record BurstReport
     public double? FailoverSeconds { get; init; }
     public FailoverReport? Failover { get; init; }
     public CreateRateReport? CreateRateAroundKill { get; init; }
+    /// <summary>With <c>--rolling-upgrade-at</c>: every silo replaced one at a time during the burst.</summary>
+    public RollingUpgradeReport? RollingUpgrade { get; init; }
     /// <summary>Renewals of the node's Lease that came later than the renew interval plus the tolerance after the one before.</summary>
     public int? LeaseRenewalsMissed { get; init; }
     public double? LeaseMaxGapSeconds { get; init; }

@@ -94,6 +94,12 @@ public sealed record BurstSettings
     /// <summary>With the cluster profile: an existing Redis (<c>host:port</c>); by default the tool starts its own.</summary>
     public string? Redis { get; init; }
 
+    /// <summary>
+    /// With the cluster profile: replace every silo, one at a time, once this fraction of the pods runs
+    /// (<see cref="Burst.RollingUpgrade"/>).
+    /// </summary>
+    public double? RollingUpgradeAt { get; init; }
+
     /// <summary>With the cluster profile: kill Redis (SIGKILL) and start it again on the same port and data once this fraction of the pods runs.</summary>
     public double? RestartRedisAt { get; init; }
 

@@ -20,8 +20,11 @@ public interface IBurstSilos : IAsyncDisposable
     /// <summary>Seconds into the VNodeMesh phase at which a silo was killed.</summary>
     IReadOnlyList<double> Kills { get; }
 
-    /// <summary>A killed silo's work is not yet owned again: the run waits for it, or its failover goes unmeasured.</summary>
-    bool FailingOver { get; }
+    /// <summary>A killed silo's work is not yet owned again, or a rolling upgrade is not done: the run waits for it, or it goes unmeasured.</summary>
+    bool FaultUnderWay { get; }
+
+    /// <summary>The rolling upgrade of the run, once it has started.</summary>
+    RollingUpgrade? Upgrade { get; }
 
     /// <summary>A few words on the silos for the progress line.</summary>
     string Progress();
@@ -77,7 +80,9 @@ public sealed class InProcessSilos : IBurstSilos
 
     public IReadOnlyList<double> Kills => _kills;
 
-    public bool FailingOver => false; // in-process kills are not tracked
+    public bool FaultUnderWay => false; // in-process kills are not tracked
+
+    public RollingUpgrade? Upgrade => null;
 
     /// <param name="telemetry">With <c>--telemetry on</c>: the silos export to it and it scrapes them.</param>
     public static async Task<InProcessSilos> StartAsync(BurstSettings settings, string node, string kubeconfig, Dictionary<string, string?> siloSettings,

@@ -106,6 +106,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
                 NodeNotReadyObserved = nodeHealth.NotReadyObserved,
                 NodeNotReady = nodeHealth.NotReady,
                 CreateRateAroundKill = silos.Kills.Count > 0 ? CreateRate(phase.Creates, silos.Kills[0]) : null,
+                RollingUpgrade = silos.Upgrade?.Report(phase.Creates, BurstSpentAt(phase.Creates)),
                 Telemetry = telemetry?.Report() ?? new TelemetryReport(),
             };
             return silos.Complete(report);
@@ -182,7 +183,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             }
 
             // Pods whose create failed for good can never run: stop waiting for them once every create is done.
-            if ((create.IsCompleted && settled >= writer.Created && !silos.FailingOver) || clock.Elapsed >= settings.EffectiveTimeout)
+            if ((create.IsCompleted && settled >= writer.Created && !silos.FaultUnderWay) || clock.Elapsed >= settings.EffectiveTimeout)
             {
                 break;
             }
@@ -235,9 +236,7 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
         }
 
         long CreatedAt(double seconds) => samples.LastOrDefault(s => s.Seconds <= seconds, samples[0]).Created;
-        var firstCreate = samples.FirstOrDefault(s => s.Created > 0).Seconds;
-        var burstSpent = firstCreate + (settings.Quota.Unlimited ? 0 : settings.Quota.Burst / settings.Quota.PerSecond);
-        var beforeStart = Math.Max(killedAt - CreateRateWindow.TotalSeconds, burstSpent);
+        var beforeStart = Math.Max(killedAt - CreateRateWindow.TotalSeconds, BurstSpentAt(samples));
         var total = samples[^1].Created;
         var allCreated = samples.FirstOrDefault(s => s.Created >= total).Seconds;
         var afterEnd = Math.Min(killedAt + CreateRateWindow.TotalSeconds, allCreated);
@@ -249,6 +248,10 @@ public sealed class KubernetesBurstScenario(BurstSettings settings, IAnsiConsole
             Math.Round(Math.Max(0, killedAt - beforeStart), 1), Math.Round(before, 2), Math.Round(Math.Max(0, afterEnd - killedAt), 1), Math.Round(after, 2),
             quota, quota is { } q && killedAt > beforeStart ? Math.Round(before / q, 3) : null, quota is { } p && afterEnd > killedAt ? Math.Round(after / p, 3) : null);
     }
+
+    /// <summary>Seconds into the phase when the quota's burst was spent (at the first create when unlimited): creates after it run at the refill's rate.</summary>
+    private double BurstSpentAt(List<(double Seconds, long Created)> samples) =>
+        samples.FirstOrDefault(s => s.Created > 0).Seconds + (settings.Quota.Unlimited ? 0 : settings.Quota.Burst / settings.Quota.PerSecond);
 
     /// <summary>The process's runtime health in a few words: GC pauses, thread pool threads and queue.</summary>
     private static string Runtime() =>

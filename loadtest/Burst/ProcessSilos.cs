@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Orleans.Runtime;
 using Spectre.Console;
 using VNodeMesh.LoadTest.Cluster;
+using VNodeMesh.Silo.Hosting;
 using VNodeMesh.Silo.Providers.Simulator;
 
 namespace VNodeMesh.LoadTest.Burst;
@@ -13,8 +14,8 @@ public sealed record SiloProcessReport(string Name, int ProcessId, int SiloPort,
 /// The silos of <c>burst --kubernetes --profile cluster</c>: one process each on the cluster profile,
 /// sharing a Redis (the tool's own unless <c>--redis</c> is given) and one ECI emulator in this
 /// process, so that the cloud counts every instance and duplicate of the run in one place. It kills a
-/// silo (preferably the one hosting the virtual node) and restarts Redis when they are due, and
-/// follows the failover.
+/// silo (preferably the one hosting the virtual node), restarts Redis or upgrades every silo when
+/// they are due, and follows the failover.
 /// </summary>
 public sealed class ProcessSilos : IBurstSilos
 {
@@ -28,6 +29,7 @@ public sealed class ProcessSilos : IBurstSilos
     private readonly SiloMetricsScraper _metrics;
     private readonly List<double> _kills = [];
     private FailoverTracker? _failover;
+    private RollingUpgrade? _upgrade;
     private ApiFaultSchedule? _faults;
     private int _redisRestarts;
     private double _redisDownSeconds;
@@ -46,7 +48,9 @@ public sealed class ProcessSilos : IBurstSilos
 
     public IReadOnlyList<double> Kills => _kills;
 
-    public bool FailingOver => _failover is { Completed: false };
+    public bool FaultUnderWay => _failover is { Completed: false } || _upgrade is { Completed: false };
+
+    public RollingUpgrade? Upgrade => _upgrade;
 
     public SiloProcessCluster Cluster => _cluster;
 
@@ -130,7 +134,8 @@ public sealed class ProcessSilos : IBurstSilos
     {
         var running = _cluster.Running.Count;
         var failover = _failover is null ? "" : _failover.Completed ? "  failover done" : "  failing over";
-        return $"silos {running}/{_cluster.Silos.Count}{failover}  status backlog={_metrics.StatusBacklog}";
+        var upgrade = _upgrade is null ? "" : _upgrade.Completed ? "  upgrade done" : "  upgrading";
+        return $"silos {running}/{_cluster.Silos.Count}{failover}{upgrade}  status backlog={_metrics.StatusBacklog}";
     }
 
     public void PhaseStarted()
@@ -149,6 +154,12 @@ public sealed class ProcessSilos : IBurstSilos
             await KillAsync(progress);
         }
 
+        if (_settings.RollingUpgradeAt is { } upgradeAt && _upgrade is null && progress.Running >= upgradeAt * _settings.Pods)
+        {
+            _console.MarkupLine($"[yellow]rolling upgrade of {_cluster.Running.Count} silos at {progress.Elapsed.TotalSeconds:0.0}s ({progress.Running} pods running)[/]");
+            _upgrade = new RollingUpgrade(_cluster, GracePeriod, progress.Elapsed.TotalSeconds, line => _console.MarkupLine($"[yellow]{Markup.Escape(line)}[/]"));
+        }
+
         if (_settings.RestartRedisAt is { } restartAt && _redisRestarts == 0 && _redis is not null && progress.Running >= restartAt * _settings.Pods)
         {
             var down = Stopwatch.StartNew();
@@ -159,6 +170,9 @@ public sealed class ProcessSilos : IBurstSilos
             _console.MarkupLine($"[yellow]killed and restarted Redis at {progress.Elapsed.TotalSeconds:0.0}s ({progress.Running} pods running; down {_redisDownSeconds:0.00}s)[/]");
         }
     }
+
+    /// <summary>The chart's termination grace period: the silo's shutdown timeout and 15 s.</summary>
+    private static TimeSpan GracePeriod => new ClusterProfileOptions().ShutdownTimeout + TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// SIGKILL to the silo hosting the virtual node's grain (else the first one running), after noting
@@ -246,8 +260,7 @@ public sealed class ProcessSilos : IBurstSilos
             Profile = "cluster",
             Provider = "eci",
             RunDirectory = _cluster.Options.RunDirectory,
-            SiloProcesses = [.. _cluster.Silos.Select(s => new SiloProcessReport(s.Name, s.ProcessId, s.SiloPort,
-                s.IsRunning ? "running" : s.EndedAt is not null ? "killed" : $"exited ({s.ExitCode})"))],
+            SiloProcesses = [.. _cluster.Silos.Select(s => new SiloProcessReport(s.Name, s.ProcessId, s.SiloPort, s.Ended))],
             Failover = failover,
             FailoverSeconds = failover?.FailoverSeconds,
             RedisRestarts = _redisRestarts,
@@ -267,6 +280,11 @@ public sealed class ProcessSilos : IBurstSilos
         if (_failover is not null)
         {
             await _failover.DisposeAsync();
+        }
+
+        if (_upgrade is not null)
+        {
+            await _upgrade.DisposeAsync();
         }
 
         await _cluster.DisposeAsync();

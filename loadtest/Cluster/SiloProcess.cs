@@ -47,6 +47,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Queue<string> _tail = new();
     private readonly Lock _gate = new();
     private bool _disposed;
+    private bool _stopped;
 
     private SiloProcess(SiloProcessStart start, Process process, StreamWriter stdout, StreamWriter stderr)
     {
@@ -80,6 +81,10 @@ public sealed class SiloProcess : IAsyncDisposable
     public bool IsRunning => !_process.HasExited;
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>How it ended, for a report: running, stopped (by SIGTERM, with its exit code), killed, or exited (by itself).</summary>
+    public string Ended =>
+        IsRunning ? "running" : _stopped ? $"stopped ({ExitCode})" : EndedAt is not null ? "killed" : $"exited ({ExitCode})";
 
     /// <summary>Its working set now; 0 once it has exited.</summary>
     public long WorkingSetBytes
@@ -210,8 +215,11 @@ public sealed class SiloProcess : IAsyncDisposable
         ChildProcesses.Unregister(_process);
     }
 
-    /// <summary>SIGTERM, the graceful shutdown; SIGKILL if it has not exited within <paramref name="timeout"/>.</summary>
-    public async Task StopAsync(TimeSpan timeout)
+    /// <summary>
+    /// SIGTERM, the graceful shutdown; SIGKILL if it has not exited within <paramref name="timeout"/>.
+    /// Returns whether it exited by itself in time.
+    /// </summary>
+    public async Task<bool> StopAsync(TimeSpan timeout)
     {
         EndedAt ??= DateTimeOffset.UtcNow;
         if (ChildProcesses.Terminate(_process))
@@ -220,6 +228,7 @@ public sealed class SiloProcess : IAsyncDisposable
             try
             {
                 await _process.WaitForExitAsync(wait.Token);
+                _stopped = true;
             }
             catch (OperationCanceledException)
             {
@@ -227,6 +236,7 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         Kill();
+        return _stopped;
     }
 
     /// <summary>The last lines the process wrote, for an error message.</summary>

@@ -113,7 +113,7 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
         if (budget is not null)
         {
             var waitingSince = Stopwatch.GetTimestamp();
-            using var lease = await budget.AcquireAsync(1, cancellationToken);
+            using var lease = await AcquireAsync(budget, operation, cancellationToken);
             if (!lease.IsAcquired)
             {
                 var refused = new ThrottledException("Throttling.Client", $"the {operation} budget's queue is full", TimeSpan.FromSeconds(1));
@@ -129,6 +129,19 @@ public sealed class PacedInstanceProvider : IInstanceProvider, IProviderQuota, I
         }
 
         return await Counted(operation, () => call(cancellationToken));
+    }
+
+    /// <summary>A token of the budget. A call cancelled while it waits here was never sent, and says so.</summary>
+    private static async Task<RateLimitLease> AcquireAsync(RateLimiter budget, string operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await budget.AcquireAsync(1, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new RequestNotSentException(operation, cancellationToken);
+        }
     }
 
     private static async Task<T> Counted<T>(string operation, Func<Task<T>> call)

@@ -57,6 +57,33 @@ public sealed class SiloProcessBurstTests
         Assert.True(report.DuplicateInstances == 0, $"{report.DuplicateInstances} pods got a second instance. {why}");
     }
 
+    [Fact]
+    public async Task A_rolling_upgrade_of_every_silo_keeps_creating_pods_at_the_budgets_pace_and_loses_none()
+    {
+        // The chart's rolling update (a new silo ready before an old one stops) in a burst paced by the budget:
+        // the pods of a stopping silo move at once, and creates whose turn had not come are made again at once.
+        // A minute of creates at 15/s: long enough for both silos to be replaced on a slow machine.
+        var (report, output) = await RunAsync(ClusterBurst(silos: 2, pods: 900) with
+        {
+            Quota = BurstSettings.ParseQuota("20/15"),
+            RollingUpgradeAt = 0.02,
+        });
+
+        var why = Explain(report, output);
+        var upgrade = report.RollingUpgrade;
+        Assert.True(upgrade is { Replacements.Count: 2, EndedAtSeconds: not null }, $"the upgrade did not replace both silos. {why}");
+        Assert.True(upgrade.StoppedGracefully == 2, $"an old silo did not stop by itself within its grace period. {why}");
+        Assert.True(report.Running == 900, $"{report.Running} of 900 pods ran. {why}");
+        Assert.True(report.Lost == 0, $"{report.Lost} pods were lost. {why}");
+        Assert.True(report.DuplicateInstances == 0, $"{report.DuplicateInstances} pods got a second instance. {why}");
+        Assert.True(upgrade.DuringSeconds >= 10, $"the upgrade overlapped the creates for only {upgrade.DuringSeconds} s. {why}");
+        // Waiting for the watchdog or the landing grace would leave a 10 s gap with no create at all.
+        Assert.True(upgrade.LongestCreateGapSeconds < 5, $"no instance was created for {upgrade.LongestCreateGapSeconds} s during the upgrade. {why}");
+        Assert.True(upgrade.CreatesPerSecondDuring >= 0.7 * 15, $"{upgrade.CreatesPerSecondDuring} creates/s during the upgrade, against a budget of 15/s. {why}");
+        Assert.True(report.NodeNotReadyObserved == false, $"the node went NotReady: {report.NodeNotReady}. {why}");
+        Assert.True(report.LeaseExpired == false, $"the node's Lease expired (longest gap {report.LeaseMaxGapSeconds} s). {why}");
+    }
+
     /// <summary>Silo processes on the cluster profile, through the API server, with the cloud's budget and latencies out of the way.</summary>
     private static BurstSettings ClusterBurst(int silos, int pods) => new()
     {

@@ -67,6 +67,7 @@ public sealed class PodStateMachinePairTests
         ["Refused"] = new Refused("Unsupported", "spec.hostNetwork is not supported on a virtual node"),
         ["CreateSucceeded"] = Created("eci-1"),
         ["CreateFailed"] = new CreateFailed(Error(ProviderErrorKind.Transient)),
+        ["CreateNotSent"] = new CreateNotSent(),
         ["InstanceFound"] = new InstanceFound(Instance("eci-1", ContainerGroupStatus.Running)),
         ["InstanceMissing"] = new InstanceMissing(),
         ["LookupFailed"] = new LookupFailed(Error(ProviderErrorKind.Transient)),
@@ -91,6 +92,7 @@ public sealed class PodStateMachinePairTests
         ("New", "Refused", S.Failed, None),
         ("New", "CreateSucceeded", S.New, NoOp),
         ("New", "CreateFailed", S.New, NoOp),
+        ("New", "CreateNotSent", S.New, NoOp),
         ("New", "InstanceFound", S.New, NoOp),
         ("New", "InstanceMissing", S.New, NoOp),
         ("New", "LookupFailed", S.New, NoOp),
@@ -111,6 +113,7 @@ public sealed class PodStateMachinePairTests
         ("Creating", "Refused", S.Creating, NoOp),
         ("Creating", "CreateSucceeded", S.Scheduling, None),
         ("Creating", "CreateFailed", S.BackingOff, Timer),
+        ("Creating", "CreateNotSent", S.Recovering, Lookup), // an earlier attempt may have made one: looked for, without the landing grace
         ("Creating", "InstanceFound", S.Creating, NoOp),
         ("Creating", "InstanceMissing", S.Creating, NoOp),
         ("Creating", "LookupFailed", S.Creating, NoOp),
@@ -131,6 +134,7 @@ public sealed class PodStateMachinePairTests
         ("BackingOff(due)", "Refused", S.BackingOff, NoOp),
         ("BackingOff(due)", "CreateSucceeded", S.Scheduling, None),
         ("BackingOff(due)", "CreateFailed", S.BackingOff, NoOp),
+        ("BackingOff(due)", "CreateNotSent", S.BackingOff, NoOp),
         ("BackingOff(due)", "InstanceFound", S.BackingOff, NoOp),
         ("BackingOff(due)", "InstanceMissing", S.BackingOff, NoOp),
         ("BackingOff(due)", "LookupFailed", S.BackingOff, NoOp),
@@ -151,6 +155,7 @@ public sealed class PodStateMachinePairTests
         ("BackingOff(not due)", "Refused", S.BackingOff, NoOp),
         ("BackingOff(not due)", "CreateSucceeded", S.Scheduling, None),
         ("BackingOff(not due)", "CreateFailed", S.BackingOff, NoOp),
+        ("BackingOff(not due)", "CreateNotSent", S.BackingOff, NoOp),
         ("BackingOff(not due)", "InstanceFound", S.BackingOff, NoOp),
         ("BackingOff(not due)", "InstanceMissing", S.BackingOff, NoOp),
         ("BackingOff(not due)", "LookupFailed", S.BackingOff, NoOp),
@@ -171,6 +176,7 @@ public sealed class PodStateMachinePairTests
         ("Recovering", "Refused", S.Recovering, NoOp),
         ("Recovering", "CreateSucceeded", S.Scheduling, None),
         ("Recovering", "CreateFailed", S.Recovering, NoOp), // the lookup decides
+        ("Recovering", "CreateNotSent", S.Recovering, NoOp),
         ("Recovering", "InstanceFound", S.Running, None),
         ("Recovering", "InstanceMissing", S.Creating, Create),
         ("Recovering", "LookupFailed", S.Recovering, Timer),
@@ -191,6 +197,7 @@ public sealed class PodStateMachinePairTests
         ("Recovering(not due)", "Refused", S.Recovering, NoOp),
         ("Recovering(not due)", "CreateSucceeded", S.Scheduling, None),
         ("Recovering(not due)", "CreateFailed", S.Recovering, NoOp),
+        ("Recovering(not due)", "CreateNotSent", S.Recovering, NoOp),
         ("Recovering(not due)", "InstanceFound", S.Running, None),
         ("Recovering(not due)", "InstanceMissing", S.BackingOff, Timer), // back to waiting for RetryAt
         ("Recovering(not due)", "LookupFailed", S.Recovering, Timer),
@@ -211,6 +218,7 @@ public sealed class PodStateMachinePairTests
         ("Scheduling", "Refused", S.Scheduling, NoOp),
         ("Scheduling", "CreateSucceeded", S.Scheduling, NoOp),
         ("Scheduling", "CreateFailed", S.Scheduling, NoOp),
+        ("Scheduling", "CreateNotSent", S.Scheduling, NoOp),
         ("Scheduling", "InstanceFound", S.Scheduling, NoOp),
         ("Scheduling", "InstanceMissing", S.Scheduling, NoOp),
         ("Scheduling", "LookupFailed", S.Scheduling, NoOp),
@@ -231,6 +239,7 @@ public sealed class PodStateMachinePairTests
         ("Pending", "Refused", S.Pending, NoOp),
         ("Pending", "CreateSucceeded", S.Pending, NoOp),
         ("Pending", "CreateFailed", S.Pending, NoOp),
+        ("Pending", "CreateNotSent", S.Pending, NoOp),
         ("Pending", "InstanceFound", S.Pending, NoOp),
         ("Pending", "InstanceMissing", S.Pending, NoOp),
         ("Pending", "LookupFailed", S.Pending, NoOp),
@@ -251,6 +260,7 @@ public sealed class PodStateMachinePairTests
         ("Running", "Refused", S.Running, NoOp),
         ("Running", "CreateSucceeded", S.Running, NoOp),
         ("Running", "CreateFailed", S.Running, NoOp),
+        ("Running", "CreateNotSent", S.Running, NoOp),
         ("Running", "InstanceFound", S.Running, NoOp),
         ("Running", "InstanceMissing", S.Running, NoOp),
         ("Running", "LookupFailed", S.Running, NoOp),
@@ -271,6 +281,7 @@ public sealed class PodStateMachinePairTests
         ("Restarting", "Refused", S.Restarting, NoOp),
         ("Restarting", "CreateSucceeded", S.Restarting, NoOp),
         ("Restarting", "CreateFailed", S.Restarting, NoOp),
+        ("Restarting", "CreateNotSent", S.Restarting, NoOp),
         ("Restarting", "InstanceFound", S.Restarting, NoOp),
         ("Restarting", "InstanceMissing", S.Restarting, NoOp),
         ("Restarting", "LookupFailed", S.Restarting, NoOp),
@@ -291,6 +302,7 @@ public sealed class PodStateMachinePairTests
         ("Updating", "Refused", S.Updating, NoOp),
         ("Updating", "CreateSucceeded", S.Updating, NoOp),
         ("Updating", "CreateFailed", S.Updating, NoOp),
+        ("Updating", "CreateNotSent", S.Updating, NoOp),
         ("Updating", "InstanceFound", S.Updating, NoOp),
         ("Updating", "InstanceMissing", S.Updating, NoOp),
         ("Updating", "LookupFailed", S.Updating, NoOp),
@@ -311,6 +323,7 @@ public sealed class PodStateMachinePairTests
         ("Terminating", "Refused", S.Terminating, NoOp),
         ("Terminating", "CreateSucceeded", S.Terminating, NoOp),
         ("Terminating", "CreateFailed", S.Terminating, NoOp),
+        ("Terminating", "CreateNotSent", S.Terminating, NoOp),
         ("Terminating", "InstanceFound", S.Terminating, NoOp),
         ("Terminating", "InstanceMissing", S.Terminating, NoOp),
         ("Terminating", "LookupFailed", S.Terminating, NoOp),
@@ -331,6 +344,7 @@ public sealed class PodStateMachinePairTests
         ("Succeeded", "Refused", S.Succeeded, NoOp),
         ("Succeeded", "CreateSucceeded", S.Succeeded, NoOp),
         ("Succeeded", "CreateFailed", S.Succeeded, NoOp),
+        ("Succeeded", "CreateNotSent", S.Succeeded, NoOp),
         ("Succeeded", "InstanceFound", S.Succeeded, NoOp),
         ("Succeeded", "InstanceMissing", S.Succeeded, NoOp),
         ("Succeeded", "LookupFailed", S.Succeeded, NoOp),
@@ -351,6 +365,7 @@ public sealed class PodStateMachinePairTests
         ("Failed(no instance, refused)", "Refused", S.Failed, NoOp),
         ("Failed(no instance, refused)", "CreateSucceeded", S.Failed, Delete), // a late create: released, never kept
         ("Failed(no instance, refused)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(no instance, refused)", "CreateNotSent", S.Failed, NoOp),
         ("Failed(no instance, refused)", "InstanceFound", S.Failed, NoOp),
         ("Failed(no instance, refused)", "InstanceMissing", S.Failed, NoOp),
         ("Failed(no instance, refused)", "LookupFailed", S.Failed, NoOp),
@@ -371,6 +386,7 @@ public sealed class PodStateMachinePairTests
         ("Failed(no instance, created)", "Refused", S.Failed, NoOp),
         ("Failed(no instance, created)", "CreateSucceeded", S.Failed, Delete), // a late create: released, never kept
         ("Failed(no instance, created)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(no instance, created)", "CreateNotSent", S.Failed, NoOp),
         ("Failed(no instance, created)", "InstanceFound", S.Failed, NoOp),
         ("Failed(no instance, created)", "InstanceMissing", S.Failed, NoOp),
         ("Failed(no instance, created)", "LookupFailed", S.Failed, NoOp),
@@ -391,6 +407,7 @@ public sealed class PodStateMachinePairTests
         ("Failed(instance)", "Refused", S.Failed, NoOp),
         ("Failed(instance)", "CreateSucceeded", S.Failed, NoOp),
         ("Failed(instance)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(instance)", "CreateNotSent", S.Failed, NoOp),
         ("Failed(instance)", "InstanceFound", S.Failed, NoOp),
         ("Failed(instance)", "InstanceMissing", S.Failed, NoOp),
         ("Failed(instance)", "LookupFailed", S.Failed, NoOp),
@@ -411,6 +428,7 @@ public sealed class PodStateMachinePairTests
         ("Failed(releasing)", "Refused", S.Failed, NoOp),
         ("Failed(releasing)", "CreateSucceeded", S.Failed, NoOp),
         ("Failed(releasing)", "CreateFailed", S.Failed, NoOp),
+        ("Failed(releasing)", "CreateNotSent", S.Failed, NoOp),
         ("Failed(releasing)", "InstanceFound", S.Failed, NoOp),
         ("Failed(releasing)", "InstanceMissing", S.Failed, NoOp),
         ("Failed(releasing)", "LookupFailed", S.Failed, NoOp),
@@ -431,6 +449,7 @@ public sealed class PodStateMachinePairTests
         ("Deleting(no instance)", "Refused", S.Deleting, NoOp),
         ("Deleting(no instance)", "CreateSucceeded", S.Deleting, Delete),
         ("Deleting(no instance)", "CreateFailed", S.Deleting, Lookup), // a failed create may still have made one
+        ("Deleting(no instance)", "CreateNotSent", S.Deleting, Lookup),
         ("Deleting(no instance)", "InstanceFound", S.Deleting, Delete),
         ("Deleting(no instance)", "InstanceMissing", S.Deleted, Gone),
         ("Deleting(no instance)", "LookupFailed", S.Deleting, Timer),
@@ -451,6 +470,7 @@ public sealed class PodStateMachinePairTests
         ("Deleting(instance)", "Refused", S.Deleting, NoOp),
         ("Deleting(instance)", "CreateSucceeded", S.Deleting, NoOp),
         ("Deleting(instance)", "CreateFailed", S.Deleting, NoOp),
+        ("Deleting(instance)", "CreateNotSent", S.Deleting, NoOp),
         ("Deleting(instance)", "InstanceFound", S.Deleting, NoOp),
         ("Deleting(instance)", "InstanceMissing", S.Deleting, NoOp),
         ("Deleting(instance)", "LookupFailed", S.Deleting, NoOp),
@@ -471,6 +491,7 @@ public sealed class PodStateMachinePairTests
         ("Deleted", "Refused", S.Deleted, NoOp),
         ("Deleted", "CreateSucceeded", S.Deleted, NoOp),
         ("Deleted", "CreateFailed", S.Deleted, NoOp),
+        ("Deleted", "CreateNotSent", S.Deleted, NoOp),
         ("Deleted", "InstanceFound", S.Deleted, NoOp),
         ("Deleted", "InstanceMissing", S.Deleted, NoOp),
         ("Deleted", "LookupFailed", S.Deleted, NoOp),
@@ -616,7 +637,7 @@ public sealed class PodStateMachinePairTests
             .ToHashSet();
         var stages = Enum.GetValues<PodStage>();
 
-        Assert.Equal(13, eventTypes.Count); // a new event must get rows in the table, then this count moves
+        Assert.Equal(14, eventTypes.Count); // a new event must get rows in the table, then this count moves
         Assert.Equal(14, stages.Length);    // likewise for a new stage
 
         var covered = Table.Select(r => (States[r.State].Stage, Events[r.Event].GetType())).ToHashSet();

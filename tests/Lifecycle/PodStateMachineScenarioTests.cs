@@ -879,6 +879,36 @@ public sealed class PodStateMachineScenarioTests
     }
 
     [Fact]
+    public void A_create_that_was_never_sent_is_made_again_after_the_lookup_without_waiting_out_the_grace()
+    {
+        // The silo stopped while the create waited for the budget; the pod resumes on another silo.
+        var pod = new PodDriver { CreateLandingGrace = TimeSpan.FromSeconds(10) };
+        pod.Send(new Admitted(PodSettings.Default));
+        var r = pod.Advance(Second).Send(new CreateNotSent());
+        Assert.Equal(PodStage.Recovering, r.State.Stage);
+        Assert.Equal(new PodEffect[] { new LookupInstance() }, r.Effects);
+
+        pod.Advance(Second).Send(new Reactivated());
+        r = pod.Advance(Second).Send(new InstanceMissing());
+        Assert.Equal(PodStage.Creating, r.State.Stage);
+        Assert.Equal(0, r.State.Failures);
+        Assert.Equal(2, pod.AllEffects.OfType<CreateInstance>().Count());
+    }
+
+    [Fact]
+    public void A_create_that_was_never_sent_still_adopts_what_an_earlier_attempt_made()
+    {
+        var pod = new PodDriver();
+        pod.Send(new Admitted(PodSettings.Default));
+        pod.Advance(Second).Send(new CreateNotSent());
+
+        var r = pod.Advance(Second).Send(new InstanceFound(Instance("eci-1", CG.Pending)));
+        Assert.Equal(PodStage.Pending, r.State.Stage);
+        Assert.Equal("eci-1", r.State.InstanceId);
+        Assert.Single(pod.AllEffects.OfType<CreateInstance>());
+    }
+
+    [Fact]
     public void A_late_create_outcome_during_recovery_is_adopted_and_a_later_lookup_answer_changes_nothing()
     {
         var pod = new PodDriver();
