@@ -22,6 +22,7 @@ public sealed partial class PodGrain(
     PodTraceSampler traceSampler,
     IPodMirror mirror,
     Microsoft.Extensions.Hosting.IHostApplicationLifetime silo,
+    IClusterMembershipService membership,
     TimeProvider time,
     ILogger<PodGrain> logger) : Grain, IPodGrain, IRemindable
 {
@@ -58,10 +59,11 @@ public sealed partial class PodGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         // Its silo is stopping and abandons the pod's provider call or retry timer. A message sent now
-        // waits until this activation is gone, then activates the pod on a silo that stays, which
-        // resumes it at once rather than at its watchdog.
+        // waits until this activation is gone, then activates the pod on a silo that stays (this one is
+        // no longer Active), which resumes it at once rather than at its watchdog.
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && state.RecordExists
-            && (AwaitsProvider || Lifecycle.Stage == PodStage.BackingOff))
+            && (AwaitsProvider || Lifecycle.Stage == PodStage.BackingOff)
+            && membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active))
         {
             this.AsReference<IPodGrain>().Resync().Ignore();
         }

@@ -215,11 +215,8 @@ public sealed class SiloProcess : IAsyncDisposable
         ChildProcesses.Unregister(_process);
     }
 
-    /// <summary>
-    /// SIGTERM, the graceful shutdown; SIGKILL if it has not exited within <paramref name="timeout"/>.
-    /// Returns whether it exited by itself in time.
-    /// </summary>
-    public async Task<bool> StopAsync(TimeSpan timeout)
+    /// <summary>SIGTERM, the graceful shutdown; SIGKILL if it has not exited within <paramref name="timeout"/> (<see cref="Ended"/> says which).</summary>
+    public async Task StopAsync(TimeSpan timeout)
     {
         EndedAt ??= DateTimeOffset.UtcNow;
         if (ChildProcesses.Terminate(_process))
@@ -236,7 +233,6 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         Kill();
-        return _stopped;
     }
 
     /// <summary>The last lines the process wrote, for an error message.</summary>
