@@ -93,7 +93,7 @@ public sealed class RollingUpgrade : IAsyncDisposable
             _error = ex.Message;
             _log($"rolling upgrade stopped short: {ex.Message}");
         }
-        catch (OperationCanceledException)
+        catch (Exception)
         {
             _error = "the run ended first";
         }
