@@ -7,7 +7,8 @@ namespace VNodeMesh.LoadTest.Burst;
 /// <param name="ReadyAfterSeconds">From the successor's start until its <c>/healthz/ready</c> answered.</param>
 /// <param name="StoppedAfterSeconds">From the SIGTERM until the old silo exited.</param>
 /// <param name="Ended">How the old silo ended: <c>stopped (0)</c> when it exited by itself within the grace period.</param>
-public sealed record SiloReplacementReport(string Started, double ReadyAfterSeconds, string Stopped, double StoppedAfterSeconds, string Ended);
+/// <param name="Cleanly">Whether it did.</param>
+public sealed record SiloReplacementReport(string Started, double ReadyAfterSeconds, string Stopped, double StoppedAfterSeconds, string Ended, bool Cleanly);
 
 /// <summary>A rolling upgrade in a burst, and whether pods kept being created through it.</summary>
 public sealed record RollingUpgradeReport
@@ -82,7 +83,7 @@ public sealed class RollingUpgrade : IAsyncDisposable
                 _log($"rolling upgrade: {old.Name} {old.Ended} after {stopped:0.0}s");
                 lock (_gate)
                 {
-                    _replacements.Add(new(successor.Name, Math.Round(ready, 2), old.Name, Math.Round(stopped, 2), old.Ended));
+                    _replacements.Add(new(successor.Name, Math.Round(ready, 2), old.Name, Math.Round(stopped, 2), old.Ended, old.StoppedCleanly));
                 }
             }
 
@@ -115,7 +116,7 @@ public sealed class RollingUpgrade : IAsyncDisposable
             StartedAtSeconds = Math.Round(from, 1),
             EndedAtSeconds = _endedAtSeconds is { } ended ? Math.Round(ended, 1) : null,
             Replacements = replacements,
-            StoppedGracefully = replacements.Count(r => r.Ended == "stopped (0)"),
+            StoppedGracefully = replacements.Count(r => r.Cleanly),
             Error = _error,
         };
         if (creates.Count == 0 || creates[^1].Created == 0)

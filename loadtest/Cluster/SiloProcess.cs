@@ -82,6 +82,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
+    /// <summary>Whether a SIGTERM stopped it: it exited by itself in time, with code 0.</summary>
+    public bool StoppedCleanly => _stopped && ExitCode == 0;
+
     /// <summary>How it ended, for a report: running, stopped (by SIGTERM, with its exit code), killed, or exited (by itself).</summary>
     public string Ended =>
         IsRunning ? "running" : _stopped ? $"stopped ({ExitCode})" : EndedAt is not null ? "killed" : $"exited ({ExitCode})";
