@@ -60,9 +60,12 @@ public sealed partial class PodGrain(
     {
         // Its silo is stopping and abandons the pod's provider call or retry timer. A message sent now
         // waits until this activation is gone, then activates the pod on a silo that stays (this one is
-        // no longer Active), which resumes it at once rather than at its watchdog.
+        // no longer Active), which resumes it at once rather than at its watchdog. A retry due after the
+        // watchdog's next tick can wait for it: a storm of backed-off pods does not all move at once.
+        var retryBeforeWatchdog = Lifecycle is { Stage: PodStage.BackingOff, RetryAt: { } retryAt }
+            && retryAt - time.GetUtcNow() < options.Value.WatchdogPeriod;
         if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && state.RecordExists
-            && (AwaitsProvider || Lifecycle.Stage == PodStage.BackingOff)
+            && (AwaitsProvider || retryBeforeWatchdog)
             && membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active))
         {
             this.AsReference<IPodGrain>().Resync().Ignore();
