@@ -60,12 +60,8 @@ public sealed partial class PodGrain(
     {
         // Its silo is stopping and abandons the pod's provider call or retry timer. A message sent now
         // waits until this activation is gone, then activates the pod on a silo that stays (this one is
-        // no longer Active), which resumes it at once rather than at its watchdog. A retry due after the
-        // watchdog's next tick can wait for it: a storm of backed-off pods does not all move at once.
-        var retryBeforeWatchdog = Lifecycle is { Stage: PodStage.BackingOff, RetryAt: { } retryAt }
-            && retryAt - time.GetUtcNow() < options.Value.WatchdogPeriod;
-        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && state.RecordExists
-            && (AwaitsProvider || retryBeforeWatchdog)
+        // no longer Active), which resumes it at once rather than at its watchdog.
+        if (reason.ReasonCode == DeactivationReasonCode.ShuttingDown && state.RecordExists && HasWorkBeforeWatchdog
             && membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active))
         {
             this.AsReference<IPodGrain>().Resync().Ignore();
@@ -173,6 +169,13 @@ public sealed partial class PodGrain(
 
     /// <summary>The pod waits for a provider call of its own (not for its instance's status, which the node's poll brings).</summary>
     private bool AwaitsProvider => Lifecycle.Releasing || Lifecycle.Stage is PodStage.Creating or PodStage.Recovering or PodStage.Deleting;
+
+    /// <summary>
+    /// Work the watchdog's next tick would come too late for: a provider call, or a retry due before it (later
+    /// retries wait for it, so a storm of backed-off pods does not move all at once).
+    /// </summary>
+    private bool HasWorkBeforeWatchdog => AwaitsProvider
+        || (Lifecycle is { Stage: PodStage.BackingOff, RetryAt: { } retryAt } && retryAt - time.GetUtcNow() < options.Value.WatchdogPeriod);
 
     private void Remember(string node, PodManifest pod, bool keepManifest)
     {

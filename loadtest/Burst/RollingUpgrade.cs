@@ -6,8 +6,8 @@ namespace VNodeMesh.LoadTest.Burst;
 /// <summary>One silo replaced: its successor started and ready, then it was stopped with SIGTERM.</summary>
 /// <param name="ReadyAfterSeconds">From the successor's start until its <c>/healthz/ready</c> answered.</param>
 /// <param name="StoppedAfterSeconds">From the SIGTERM until the old silo exited.</param>
-/// <param name="Ended">How the old silo ended: <c>stopped (0)</c> when it exited by itself within the grace period.</param>
-/// <param name="Cleanly">Whether it did.</param>
+/// <param name="Ended">How the old silo ended: <c>stopped (0)</c> when it exited by itself within the grace period...</param>
+/// <param name="Cleanly">...as it should.</param>
 public sealed record SiloReplacementReport(string Started, double ReadyAfterSeconds, string Stopped, double StoppedAfterSeconds, string Ended, bool Cleanly);
 
 /// <summary>A rolling upgrade in a burst, and whether pods kept being created through it.</summary>
@@ -18,8 +18,6 @@ public sealed record RollingUpgradeReport
     /// <summary>Seconds into the run when the last old silo had exited; null if the upgrade did not finish.</summary>
     public double? EndedAtSeconds { get; init; }
     public IReadOnlyList<SiloReplacementReport> Replacements { get; init; } = [];
-    /// <summary>Old silos that exited by themselves within the grace period, with exit code 0.</summary>
-    public int StoppedGracefully { get; init; }
     /// <summary>Instances created per second in the 30 s before the upgrade (from no earlier than when the quota's burst was spent).</summary>
     public double? CreatesPerSecondBefore { get; init; }
     /// <summary>Instances created per second during the upgrade, until the last instance of the run was created...</summary>
@@ -62,7 +60,7 @@ public sealed class RollingUpgrade : IAsyncDisposable
     public bool Completed => _run.IsCompleted;
 
     /// <summary>The seconds into the run over which it went on: from its start until its end, or until now.</summary>
-    public (double From, double To) Window => (_startedAtSeconds, _endedAtSeconds ?? Now);
+    private (double From, double To) Window => (_startedAtSeconds, _endedAtSeconds ?? Now);
 
     private double Now => _startedAtSeconds + _clock.Elapsed.TotalSeconds;
 
@@ -116,7 +114,6 @@ public sealed class RollingUpgrade : IAsyncDisposable
             StartedAtSeconds = Math.Round(from, 1),
             EndedAtSeconds = _endedAtSeconds is { } ended ? Math.Round(ended, 1) : null,
             Replacements = replacements,
-            StoppedGracefully = replacements.Count(r => r.Cleanly),
             Error = _error,
         };
         if (creates.Count == 0 || creates[^1].Created == 0)
