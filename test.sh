@@ -2,7 +2,7 @@
 # Runs every test of VNodeMesh. On a fresh machine it first installs what the tests need (Redis,
 # helm and kubectl for the chart, Chromium for the dashboard) and builds a real Kubernetes control
 # plane (kube-local: ~8 min once, then cached in ~/.cache/kube-local).
-# Ends with one plain line: "N passed, N failed".
+# Ends with the failed tests, if any, and one plain line: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -45,6 +45,13 @@ passed=$(grep -oE 'Passed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print
 failed=$(grep -oE 'Failed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the build or the test host failed before any test could
+fi
+if [ "$failed" -gt 0 ]; then
+  # Each failed test and the first lines of its message, where the end of a long log still shows them.
+  echo "Failed tests:"
+  awk '/^  Failed [A-Za-z]/ {print; shown=0; inmsg=1; next}
+       inmsg && /^  Stack Trace:/ {inmsg=0; next}
+       inmsg && shown < 8 {print; shown++}' "$results/out.txt"
 fi
 echo "$passed passed, $failed failed"
 exit "$status"
